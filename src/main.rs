@@ -1,0 +1,327 @@
+//! The `rapporteur` binary: parse the command line, call the library, map errors to exit codes.
+
+mod cli;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command, EvalCommand, ModelsCommand, RunArgs};
+use rapporteur::asr::{AsrOptions, LoadOptions, WordTiming};
+use rapporteur::audio::DecodeOptions;
+use rapporteur::models::{self, FetchOptions, Quantization};
+use rapporteur::pipeline::{self, Pipeline, RunOptions};
+use rapporteur::{Error, ErrorKind};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Models(cmd) => report(models_command(cmd)),
+        Command::Eval(cmd) => report(eval_command(cmd)),
+    };
+    ExitCode::from(code as u8)
+}
+
+/// Print an error as the single line `rapporteur: <path>: <cause>` and return its exit code.
+fn report(result: Result<(), Error>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("rapporteur: {e}");
+            e.kind.exit_code()
+        }
+    }
+}
+
+fn run(args: RunArgs) -> i32 {
+    let prompt = match (&args.prompt, &args.glossary) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(file)) => match read_glossary(file) {
+            Ok(p) => Some(p),
+            Err(e) => return report(Err(e)),
+        },
+        (None, None) => None,
+    };
+    let opts = RunOptions {
+        model: args.model.clone(),
+        asr: AsrOptions {
+            language: Some(args.language.clone()).filter(|l| l != "auto"),
+            threads: args
+                .threads
+                .unwrap_or_else(rapporteur::asr::default_threads),
+            prompt,
+            beam_size: args.beam_size,
+        },
+        load: LoadOptions {
+            flash_attn: !args.no_flash_attn,
+            word_timing: if args.word_timing == "dtw" {
+                WordTiming::Dtw
+            } else {
+                WordTiming::TokenTimestamps
+            },
+        },
+        formats: dedup(args.format.clone()),
+        decode: DecodeOptions {
+            max_duration: args.max_duration,
+        },
+    };
+    // The output root must be writable before any time is spent transcribing.
+    if let Err(e) = ensure_writable_dir(&args.output) {
+        for input in &args.inputs {
+            emit_failure(&args, input, &e);
+        }
+        return e.kind.exit_code();
+    }
+    let pipeline = match Pipeline::new(opts) {
+        Ok(p) => p,
+        Err(e) => return report(Err(e)),
+    };
+    let dirs = pipeline::output_dirs(&args.inputs, &args.output);
+    let mut exit = 0;
+    for (input, dir) in args.inputs.iter().zip(&dirs) {
+        match pipeline.process(input, dir) {
+            Ok(rep) => {
+                if !args.quiet {
+                    eprintln!(
+                        "rapporteur: {} -> {} ({:.1} s of audio, {} words, {:.2}x real time)",
+                        input.display(),
+                        dir.display(),
+                        rep.duration,
+                        rep.words,
+                        rep.timings.real_time_factor
+                    );
+                }
+                if args.json {
+                    let mut value = serde_json::to_value(&rep).unwrap_or_default();
+                    value["status"] = "ok".into();
+                    println_flush(&value.to_string());
+                }
+            }
+            Err(e) => {
+                emit_failure(&args, input, &e);
+                if exit == 0 {
+                    exit = e.kind.exit_code();
+                }
+            }
+        }
+    }
+    exit
+}
+
+fn emit_failure(args: &RunArgs, input: &Path, e: &Error) {
+    eprintln!("rapporteur: {e}");
+    if args.json {
+        let value = serde_json::json!({
+            "input": input,
+            "status": "error",
+            "error": e.to_string(),
+            "exit_code": e.kind.exit_code(),
+        });
+        println_flush(&value.to_string());
+    }
+}
+
+fn println_flush(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn dedup(formats: Vec<rapporteur::output::Format>) -> Vec<rapporteur::output::Format> {
+    let mut seen = Vec::new();
+    for f in formats {
+        if !seen.contains(&f) {
+            seen.push(f);
+        }
+    }
+    seen
+}
+
+fn ensure_writable_dir(dir: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::output(
+            dir,
+            format!("cannot create output folder: {}", io_cause(&e)),
+        )
+    })?;
+    tempfile::Builder::new()
+        .prefix(".rapporteur-probe-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| {
+            Error::output(
+                dir,
+                format!("output folder is not writable: {}", io_cause(&e)),
+            )
+        })
+}
+
+fn io_cause(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::NotADirectory | std::io::ErrorKind::AlreadyExists => {
+            "a file is in the way".into()
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// A glossary file: one term per line, `#` comments; joined into the recogniser's prompt.
+fn read_glossary(path: &Path) -> Result<String, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::new(
+            ErrorKind::Usage,
+            Some(path),
+            format!("cannot read glossary: {}", io_cause(&e)),
+        )
+    })?;
+    let terms: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if terms.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            Some(path),
+            "glossary has no terms",
+        ));
+    }
+    Ok(format!("{}.", terms.join(", ")))
+}
+
+fn models_command(cmd: ModelsCommand) -> Result<(), Error> {
+    match cmd {
+        ModelsCommand::List { json } => {
+            let entries = models::list();
+            if json {
+                let rows: Vec<_> = entries
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "name": e.name, "kind": e.kind, "quantization": e.quantization,
+                            "installed": e.installed.is_some(),
+                            "path": e.installed.as_ref().map(|i| i.path.clone()),
+                            "size": e.installed.as_ref().map(|i| i.size),
+                            "sha256": e.installed.as_ref().map(|i| i.sha256.clone()),
+                            "description": e.description,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows).unwrap());
+                return Ok(());
+            }
+            println!("models folder: {}", models::models_dir().display());
+            println!(
+                "{:<16} {:<8} {:<6} {:<10} {:>9}  DESCRIPTION",
+                "NAME", "KIND", "QUANT", "STATUS", "SIZE"
+            );
+            for e in entries {
+                let (status, size) = match &e.installed {
+                    Some(i) => ("installed", format!("{:.1} MB", i.size as f64 / 1e6)),
+                    None => ("missing", "-".into()),
+                };
+                println!(
+                    "{:<16} {:<8} {:<6} {:<10} {:>9}  {}",
+                    e.name,
+                    e.kind,
+                    e.quantization.as_str(),
+                    status,
+                    size,
+                    e.description
+                );
+            }
+            Ok(())
+        }
+        ModelsCommand::Fetch {
+            names,
+            all,
+            quantize,
+            wheels,
+            force,
+        } => {
+            let names: Vec<String> = if all {
+                models::manifest()
+                    .models
+                    .iter()
+                    .map(|m| m.name.clone())
+                    .collect()
+            } else if names.is_empty() {
+                vec![models::DEFAULT_WHISPER.to_string()]
+            } else {
+                names
+            };
+            let opts = FetchOptions {
+                quantization: quantize.as_deref().and_then(Quantization::parse),
+                wheels,
+                force,
+            };
+            for name in names {
+                models::fetch(&name, &opts)?;
+            }
+            Ok(())
+        }
+        ModelsCommand::Import {
+            ct2_dir,
+            name,
+            quantize,
+        } => {
+            let quant = Quantization::parse(&quantize).unwrap_or(Quantization::Q8_0);
+            let m = models::import(&ct2_dir, &name, quant)?;
+            eprintln!(
+                "rapporteur: installed {} ({quant}, {:.1} MB): {}",
+                m.name,
+                m.size as f64 / 1e6,
+                m.path.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn eval_command(cmd: EvalCommand) -> Result<(), Error> {
+    match cmd {
+        EvalCommand::Wer {
+            reference,
+            hypothesis,
+            json,
+        } => {
+            let reference_text = read_text(&reference)?;
+            let hypothesis_text = read_hypothesis(&hypothesis)?;
+            let stats = rapporteur::eval::wer::wer(&reference_text, &hypothesis_text);
+            if json {
+                let mut v = serde_json::to_value(stats).unwrap();
+                v["wer"] = stats.wer().into();
+                println!("{v}");
+            } else {
+                println!(
+                    "WER {:.2} % ({} substitutions, {} deletions, {} insertions over {} reference words)",
+                    stats.wer() * 100.0,
+                    stats.substitutions,
+                    stats.deletions,
+                    stats.insertions,
+                    stats.reference_words
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn read_text(path: &PathBuf) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| Error::input(path, io_cause(&e)))
+}
+
+/// A hypothesis is plain text, or a transcript.json whose segment texts are joined.
+fn read_hypothesis(path: &PathBuf) -> Result<String, Error> {
+    let text = read_text(path)?;
+    if path.extension().is_some_and(|e| e == "json") {
+        let t: rapporteur::transcript::Transcript = serde_json::from_str(&text)
+            .map_err(|e| Error::input(path, format!("not a transcript.json: {e}")))?;
+        return Ok(t.text());
+    }
+    Ok(text)
+}

@@ -1,0 +1,166 @@
+//! Writers for every output format: one `Exporter` per format, all rendering the same
+//! [`Transcript`]. Adding a format means adding one file here.
+
+mod json;
+mod srt;
+mod txt;
+mod vtt;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Result;
+use crate::fsutil;
+use crate::transcript::Transcript;
+
+pub use json::JsonExporter;
+pub use srt::SrtExporter;
+pub use txt::TxtExporter;
+pub use vtt::VttExporter;
+
+/// Renders a transcript in one format.
+pub trait Exporter {
+    /// File name the output is written under, e.g. `transcript.srt`.
+    fn file_name(&self) -> &'static str;
+    fn render(&self, transcript: &Transcript) -> String;
+}
+
+/// The formats `--format` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Json,
+    Srt,
+    Vtt,
+    Txt,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Json, Format::Srt, Format::Vtt, Format::Txt];
+
+    pub fn exporter(self) -> Box<dyn Exporter> {
+        match self {
+            Format::Json => Box::new(JsonExporter),
+            Format::Srt => Box::new(SrtExporter),
+            Format::Vtt => Box::new(VttExporter),
+            Format::Txt => Box::new(TxtExporter),
+        }
+    }
+}
+
+/// Write every requested format into `dir` (which must exist); each file appears complete or
+/// not at all. Returns the paths written.
+pub fn write_formats(
+    transcript: &Transcript,
+    dir: &Path,
+    formats: &[Format],
+) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for format in formats {
+        let exporter = format.exporter();
+        let path = dir.join(exporter.file_name());
+        fsutil::write_atomic(&path, exporter.render(transcript).as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// `HH:MM:SS<sep>mmm`, the timestamp of SRT (`,`) and WebVTT (`.`).
+pub(crate) fn timestamp(seconds: f64, sep: char) -> String {
+    let ms = (seconds.max(0.0) * 1000.0).round() as u64;
+    let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    format!("{h:02}:{m:02}:{s:02}{sep}{ms:03}")
+}
+
+/// Cue times for subtitle formats: never going backwards, never empty.
+pub(crate) fn cue_times(transcript: &Transcript) -> Vec<(f64, f64)> {
+    let mut last_start = 0.0f64;
+    transcript
+        .segments
+        .iter()
+        .map(|s| {
+            let start = s.start.max(last_start);
+            let end = s.end.max(start + 0.01);
+            last_start = start;
+            (start, end)
+        })
+        .collect()
+}
+
+/// One line of text: subtitle and text formats break on blank lines.
+pub(crate) fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+pub(crate) mod fixture {
+    use crate::transcript::*;
+
+    pub fn transcript() -> Transcript {
+        let word = |t: &str, s: f64, e: f64| Word {
+            start: s,
+            end: e,
+            text: t.into(),
+            probability: 0.9,
+        };
+        Transcript {
+            schema: TRANSCRIPT_SCHEMA.into(),
+            source: Source {
+                path: "session.wav".into(),
+                sha256: "00".repeat(32),
+                duration: 3725.5,
+                container: "wav".into(),
+                codec: "pcm_s16le".into(),
+                sample_rate: 16000,
+                channels: 1,
+            },
+            language: Language {
+                code: "en".into(),
+                probability: 1.0,
+                detected: false,
+            },
+            model: ModelRef {
+                name: "tiny.en".into(),
+                sha256: "11".repeat(32),
+            },
+            segments: vec![
+                Segment {
+                    id: 0,
+                    start: 0.0,
+                    end: 2.5,
+                    text: "We support paragraph 3.".into(),
+                    words: vec![
+                        word("We", 0.0, 0.4),
+                        word("support", 0.4, 1.0),
+                        word("paragraph", 1.0, 1.8),
+                        word("3.", 1.8, 2.5),
+                    ],
+                    avg_logprob: -0.2,
+                    no_speech_prob: 0.01,
+                    speaker: None,
+                },
+                Segment {
+                    id: 1,
+                    start: 3723.25,
+                    end: 3725.5,
+                    text: "Is <this> A & B?".into(),
+                    words: vec![],
+                    avg_logprob: -0.3,
+                    no_speech_prob: 0.02,
+                    speaker: None,
+                },
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(3723.25, ','), "01:02:03,250");
+        assert_eq!(timestamp(0.0004, '.'), "00:00:00.000");
+        assert_eq!(timestamp(-1.0, '.'), "00:00:00.000");
+    }
+}
