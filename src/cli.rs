@@ -25,6 +25,13 @@ pub struct Cli {
 pub enum Command {
     /// Transcribe one or more recordings into a folder of results per recording.
     Run(RunArgs),
+    /// Decode a recording to the 16 kHz mono WAV the recogniser hears.
+    Decode {
+        input: PathBuf,
+        /// WAV file to write (16-bit PCM).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// List, fetch or import models.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -75,13 +82,13 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1)]
     pub beam_size: usize,
 
+    /// Run the encoder over a full 30 s window for every piece (slower; for comparison).
+    #[arg(long)]
+    pub full_audio_ctx: bool,
+
     /// Disable flash attention in the encoder and decoder.
     #[arg(long)]
     pub no_flash_attn: bool,
-
-    /// Word timing method: `tokens` (fast) or `dtw` (alignment heads; disables flash attention).
-    #[arg(long, default_value = "tokens", value_parser = ["tokens", "dtw"])]
-    pub word_timing: String,
 
     /// Refuse recordings longer than this many seconds.
     #[arg(long, value_name = "SECONDS")]

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command, EvalCommand, ModelsCommand, RunArgs};
-use rapporteur::asr::{AsrOptions, LoadOptions, WordTiming};
+use rapporteur::asr::{AsrOptions, LoadOptions};
 use rapporteur::audio::DecodeOptions;
 use rapporteur::models::{self, FetchOptions, Quantization};
 use rapporteur::pipeline::{self, Pipeline, RunOptions};
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Run(args) => run(args),
+        Command::Decode { input, output } => report(decode_command(&input, &output)),
         Command::Models(cmd) => report(models_command(cmd)),
         Command::Eval(cmd) => report(eval_command(cmd)),
     };
@@ -54,14 +55,10 @@ fn run(args: RunArgs) -> i32 {
                 .unwrap_or_else(rapporteur::asr::default_threads),
             prompt,
             beam_size: args.beam_size,
+            trim_audio_ctx: !args.full_audio_ctx,
         },
         load: LoadOptions {
             flash_attn: !args.no_flash_attn,
-            word_timing: if args.word_timing == "dtw" {
-                WordTiming::Dtw
-            } else {
-                WordTiming::TokenTimestamps
-            },
         },
         formats: dedup(args.format.clone()),
         decode: DecodeOptions {
@@ -191,6 +188,25 @@ fn read_glossary(path: &Path) -> Result<String, Error> {
         ));
     }
     Ok(format!("{}.", terms.join(", ")))
+}
+
+fn decode_command(input: &Path, output: &Path) -> Result<(), Error> {
+    let t0 = std::time::Instant::now();
+    let audio = rapporteur::audio::decode_file(input, &DecodeOptions::default())?;
+    let decode_s = t0.elapsed().as_secs_f64();
+    rapporteur::audio::write_wav(output, &audio.samples)?;
+    eprintln!(
+        "rapporteur: {} ({} {}, {} Hz, {} ch) -> {} ({:.1} s of 16 kHz mono; decoded in {:.3} s)",
+        input.display(),
+        audio.info.container,
+        audio.info.codec,
+        audio.info.sample_rate,
+        audio.info.channels,
+        output.display(),
+        audio.duration(),
+        decode_s
+    );
+    Ok(())
 }
 
 fn models_command(cmd: ModelsCommand) -> Result<(), Error> {

@@ -76,7 +76,8 @@ impl Pipeline {
         let decode_s = t0.elapsed().as_secs_f64();
 
         let t1 = Instant::now();
-        let asr = self.whisper.transcribe(&decoded.samples, &self.opts.asr)?;
+        let spans = audio::split_at_pauses(&decoded.samples, 20.0, 30.0);
+        let asr = self.whisper.transcribe(&decoded.samples, &spans, &self.opts.asr)?;
         let transcribe_s = t1.elapsed().as_secs_f64();
 
         let duration = decoded.duration();

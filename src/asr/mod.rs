@@ -1,25 +1,16 @@
 //! Speech recognition with whisper.cpp (through whisper-rs): 16 kHz mono samples in, segments
 //! with word timings, the language and its probability out.
 
+use std::ops::Range;
 use std::path::PathBuf;
 
 use whisper_rs::{
-    DtwMode, DtwParameters, FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters,
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters,
     WhisperState,
 };
 
 use crate::error::{Error, Result};
 use crate::transcript::{Language, Segment, Word};
-
-/// How words get their start and end times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WordTiming {
-    /// whisper.cpp's timestamp-token heuristic (works with flash attention).
-    TokenTimestamps,
-    /// Dynamic time warping over the cross-attention of the model's alignment heads (more
-    /// precise; whisper.cpp cannot combine it with flash attention).
-    Dtw,
-}
 
 /// Options that shape decoding.
 #[derive(Debug, Clone)]
@@ -31,22 +22,14 @@ pub struct AsrOptions {
     pub prompt: Option<String>,
     /// 0 or 1 for greedy decoding, more for beam search of that width.
     pub beam_size: usize,
+    /// Run the encoder only over each piece's real length instead of a padded 30 s.
+    pub trim_audio_ctx: bool,
 }
 
 /// Options fixed when the model is loaded.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub flash_attn: bool,
-    pub word_timing: WordTiming,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions {
-            flash_attn: true,
-            word_timing: WordTiming::TokenTimestamps,
-        }
-    }
 }
 
 /// What the recognizer returns for one stretch of audio.
@@ -68,15 +51,7 @@ impl Whisper {
         whisper_rs::install_logging_hooks();
         let mut params = WhisperContextParameters::default();
         params.use_gpu(false);
-        let dtw = matches!(opts.word_timing, WordTiming::Dtw);
-        params.flash_attn(opts.flash_attn && !dtw);
-        if dtw {
-            // N_TOP_MOST uses the top text layers' heads: valid for any model, unlike presets.
-            params.dtw_parameters(DtwParameters {
-                mode: DtwMode::TopMost { n_top: 2 },
-                ..Default::default()
-            });
-        }
+        params.flash_attn(opts.flash_attn);
         let path_str = path
             .to_str()
             .ok_or_else(|| Error::model(path, "model path is not valid UTF-8"))?;
@@ -95,31 +70,44 @@ impl Whisper {
         self.multilingual
     }
 
-    /// Transcribe `samples` (16 kHz mono). Times in the output are relative to the start of
-    /// `samples`.
-    pub fn transcribe(&self, samples: &[f32], opts: &AsrOptions) -> Result<AsrOutput> {
-        let fail = |what: &str, e: whisper_rs::WhisperError| {
-            Error::model(&self.path, format!("{what} failed: {e}"))
-        };
+    /// Transcribe `samples` (16 kHz mono), piece by piece: `spans` are consecutive ranges of at
+    /// most 30 s (see `audio::split_at_pauses`). Each piece is decoded on its own with an encoder
+    /// context trimmed to its length, which is what makes short pieces cheap. Times in the
+    /// output are relative to the start of `samples`.
+    pub fn transcribe(&self, samples: &[f32], spans: &[Range<usize>], opts: &AsrOptions) -> Result<AsrOutput> {
         let mut state = self
             .ctx
             .create_state()
-            .map_err(|e| fail("creating the decoder state", e))?;
-        let threads = opts.threads.max(1);
-
-        let language = self.choose_language(&mut state, samples, opts)?;
-
-        let strategy = if opts.beam_size > 1 {
-            SamplingStrategy::BeamSearch {
-                beam_size: opts.beam_size as i32,
-                patience: -1.0,
+            .map_err(|e| Error::model(&self.path, format!("creating the decoder state failed: {e}")))?;
+        let first = spans.first().cloned().unwrap_or(0..samples.len());
+        let language = self.choose_language(&mut state, &samples[first], opts)?;
+        let mut segments = Vec::new();
+        for span in spans {
+            let offset = span.start as f64 / 16_000.0;
+            for mut seg in self.transcribe_piece(&mut state, &samples[span.clone()], &language.code, opts)? {
+                seg.id = segments.len();
+                seg.start = to_ms(seg.start + offset);
+                seg.end = to_ms(seg.end + offset);
+                for w in &mut seg.words {
+                    w.start = to_ms(w.start + offset);
+                    w.end = to_ms(w.end + offset);
+                }
+                segments.push(seg);
             }
+        }
+        Ok(AsrOutput { segments, language })
+    }
+
+    /// Decode one piece of at most 30 s.
+    fn transcribe_piece(&self, state: &mut WhisperState, samples: &[f32], language: &str, opts: &AsrOptions) -> Result<Vec<Segment>> {
+        let strategy = if opts.beam_size > 1 {
+            SamplingStrategy::BeamSearch { beam_size: opts.beam_size as i32, patience: -1.0 }
         } else {
             SamplingStrategy::Greedy { best_of: 5 }
         };
         let mut params = FullParams::new(strategy);
-        params.set_n_threads(threads as i32);
-        params.set_language(Some(&language.code));
+        params.set_n_threads(opts.threads.max(1) as i32);
+        params.set_language(Some(language));
         params.set_translate(false);
         params.set_print_progress(false);
         params.set_print_realtime(false);
@@ -133,30 +121,25 @@ impl Whisper {
         if let Some(prompt) = opts.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
             params.set_initial_prompt(prompt);
         }
-        // Short clips do not need the encoder to run over 30 s of padding.
+        // The encoder need not run over the zero padding that fills a short piece up to 30 s.
         let seconds = samples.len() as f64 / 16_000.0;
-        if seconds < 30.0 {
+        if opts.trim_audio_ctx && seconds < 30.0 {
             params.set_audio_ctx(audio_ctx_for(seconds));
         }
         state
             .full(params, samples)
-            .map_err(|e| fail("transcription", e))?;
+            .map_err(|e| Error::model(&self.path, format!("transcription failed: {e}")))?;
 
         let eot = self.ctx.token_eot();
         let mut segments = Vec::new();
         for seg in state.as_iter() {
-            let (t0, t1) = (
-                seg.start_timestamp() as f64 / 100.0,
-                seg.end_timestamp() as f64 / 100.0,
-            );
+            let (t0, t1) = (seg.start_timestamp() as f64 / 100.0, seg.end_timestamp() as f64 / 100.0);
             let mut words: Vec<Word> = Vec::new();
             let mut pending: Option<(Vec<u8>, f64, f64, Vec<f32>)> = None;
             let mut logprob_sum = 0.0f32;
             let mut n_tokens = 0;
             for i in 0..seg.n_tokens() {
-                let Some(tok) = seg.get_token(i) else {
-                    continue;
-                };
+                let Some(tok) = seg.get_token(i) else { continue };
                 let data = tok.token_data();
                 if data.id >= eot {
                     continue;
@@ -165,10 +148,11 @@ impl Whisper {
                 n_tokens += 1;
                 let bytes = tok.to_bytes().unwrap_or(b"").to_vec();
                 let (start, end) = token_times(&data, t0, t1);
+                // A token opens a new word when it starts with a space; anything else
+                // (word pieces, punctuation) continues the current word.
                 let starts_word = bytes.first() == Some(&b' ');
-                let is_punct = !bytes.is_empty() && bytes.iter().all(|b| b.is_ascii_punctuation());
                 match pending.as_mut() {
-                    Some(w) if !starts_word && (is_punct || !bytes.is_empty()) => {
+                    Some(w) if !starts_word => {
                         w.0.extend_from_slice(&bytes);
                         w.2 = w.2.max(end);
                         w.3.push(data.p);
@@ -184,9 +168,7 @@ impl Whisper {
             if let Some(w) = pending.take() {
                 push_word(&mut words, w);
             }
-            let text = String::from_utf8_lossy(seg.to_bytes().unwrap_or(b""))
-                .trim()
-                .to_string();
+            let text = String::from_utf8_lossy(seg.to_bytes().unwrap_or(b"")).trim().to_string();
             if text.is_empty() && words.is_empty() {
                 continue;
             }
@@ -196,16 +178,12 @@ impl Whisper {
                 end: t1.max(t0),
                 text,
                 words,
-                avg_logprob: if n_tokens > 0 {
-                    logprob_sum / n_tokens as f32
-                } else {
-                    0.0
-                },
+                avg_logprob: if n_tokens > 0 { logprob_sum / n_tokens as f32 } else { 0.0 },
                 no_speech_prob: seg.no_speech_probability(),
                 speaker: None,
             });
         }
-        Ok(AsrOutput { segments, language })
+        Ok(segments)
     }
 
     fn choose_language(
@@ -257,6 +235,11 @@ impl Whisper {
     }
 }
 
+/// Round to whole milliseconds: finer digits are noise, and they make the JSON hard to read.
+fn to_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
 /// Encoder context (in 20 ms frames, 1500 = 30 s) for a clip: its length plus a margin, rounded
 /// up to a multiple of 64 frames. Too tight a context makes Whisper cut the last words.
 pub fn audio_ctx_for(seconds: f64) -> i32 {
@@ -265,12 +248,9 @@ pub fn audio_ctx_for(seconds: f64) -> i32 {
 }
 
 fn token_times(data: &whisper_rs::WhisperTokenData, seg_t0: f64, seg_t1: f64) -> (f64, f64) {
-    let (mut start, mut end) = (data.t0 as f64 / 100.0, data.t1 as f64 / 100.0);
-    if data.t_dtw >= 0 && data.t_dtw > data.t0 - 100 {
-        // DTW gives one instant per token: where it begins to be heard.
-        start = data.t_dtw as f64 / 100.0;
-        end = end.max(start);
-    }
+    // whisper.cpp's timestamp-token heuristic. (Its DTW alternative, measured on the sample
+    // session against the turn starts, was 0.34 s off on average against 0.12 s for this.)
+    let (start, end) = (data.t0 as f64 / 100.0, data.t1 as f64 / 100.0);
     if !(start.is_finite() && end.is_finite()) || start < seg_t0 - 1.0 || end > seg_t1 + 1.0 {
         return (seg_t0, seg_t1);
     }
