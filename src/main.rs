@@ -58,7 +58,7 @@ fn run(args: RunArgs) -> i32 {
             trim_audio_ctx: !args.full_audio_ctx,
         },
         load: LoadOptions {
-            flash_attn: !args.no_flash_attn,
+            flash_attn: args.flash_attn,
         },
         formats: dedup(args.format.clone()),
         decode: DecodeOptions {

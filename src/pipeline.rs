@@ -77,7 +77,9 @@ impl Pipeline {
 
         let t1 = Instant::now();
         let spans = audio::split_at_pauses(&decoded.samples, 20.0, 30.0);
-        let asr = self.whisper.transcribe(&decoded.samples, &spans, &self.opts.asr)?;
+        let asr = self
+            .whisper
+            .transcribe(&decoded.samples, &spans, &self.opts.asr)?;
         let transcribe_s = t1.elapsed().as_secs_f64();
 
         let duration = decoded.duration();
@@ -234,6 +236,7 @@ mod tests {
             PathBuf::from("a/x.wav"),
             PathBuf::from("b/x.mp3"),
             PathBuf::from("c/x.wav"),
+            PathBuf::from("d/x.wav"),
             PathBuf::from("y.flac"),
         ];
         let dirs = output_dirs(&inputs, root.path());
@@ -243,12 +246,13 @@ mod tests {
             .collect();
         assert_eq!(names[0], "x");
         assert_eq!(names[1], "x-mp3");
+        assert_eq!(names[2], "x-wav");
         assert!(
-            names[2].starts_with("x-") && names[2].len() == 10,
+            names[3].starts_with("x-") && names[3].len() == 10,
             "{}",
-            names[2]
+            names[3]
         );
-        assert_eq!(names[3], "y");
+        assert_eq!(names[4], "y");
     }
 
     #[test]

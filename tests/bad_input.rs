@@ -9,8 +9,18 @@ use common::{fixture, rapporteur, require_default_model, tree};
 
 /// Run on `inputs`, return (exit code, stderr lines, files under the output folder).
 fn run(inputs: &[&Path], out: &Path) -> (i32, Vec<String>, Vec<String>) {
-    let output = rapporteur().arg("run").args(inputs).arg("-o").arg(out).arg("--quiet").output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).lines().map(str::to_string).collect();
+    let output = rapporteur()
+        .arg("run")
+        .args(inputs)
+        .arg("-o")
+        .arg(out)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .map(str::to_string)
+        .collect();
     (output.status.code().unwrap_or(-1), stderr, tree(out))
 }
 
@@ -21,8 +31,14 @@ fn assert_one_error(case: &str, path: &Path, cause: &str, code: i32) {
     assert_eq!(status, code, "{case}: exit code; stderr: {stderr:?}");
     assert_eq!(stderr.len(), 1, "{case}: expected one line, got {stderr:?}");
     let line = &stderr[0];
-    assert!(line.starts_with(&format!("rapporteur: {}: ", path.display())), "{case}: {line}");
-    assert!(line.contains(cause), "{case}: {line:?} should mention {cause:?}");
+    assert!(
+        line.starts_with(&format!("rapporteur: {}: ", path.display())),
+        "{case}: {line}"
+    );
+    assert!(
+        line.contains(cause),
+        "{case}: {line:?} should mention {cause:?}"
+    );
     assert!(files.is_empty(), "{case}: left files behind: {files:?}");
 }
 
@@ -50,7 +66,11 @@ fn empty_file() {
 fn text_named_wav() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("notes.wav");
-    std::fs::write(&p, "Minutes of the meeting.\nFrance: we support paragraph 3.\n").unwrap();
+    std::fs::write(
+        &p,
+        "Minutes of the meeting.\nFrance: we support paragraph 3.\n",
+    )
+    .unwrap();
     assert_one_error("text", &p, "looks like a text file", 3);
 }
 
@@ -58,7 +78,9 @@ fn text_named_wav() {
 fn random_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("noise.mp3");
-    let bytes: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let bytes: Vec<u8> = (0..20_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     std::fs::write(&p, bytes).unwrap();
     require_default_model();
     let out = tempfile::tempdir().unwrap();
@@ -82,10 +104,16 @@ fn truncated_mp3() {
 fn truncated_wav() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("cut.wav");
-    let spec = hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(&p, spec).unwrap();
     for i in 0..48_000 {
-        w.write_sample(((i as f32 * 0.05).sin() * 8000.0) as i16).unwrap();
+        w.write_sample(((i as f32 * 0.05).sin() * 8000.0) as i16)
+            .unwrap();
     }
     w.finalize().unwrap();
     let bytes = std::fs::read(&p).unwrap();
@@ -95,7 +123,12 @@ fn truncated_wav() {
 
 #[test]
 fn unsupported_codec() {
-    assert_one_error("ac3", &fixture("clip-ac3.mka"), "unsupported audio codec AC-3", 3);
+    assert_one_error(
+        "ac3",
+        &fixture("clip-ac3.mka"),
+        "unsupported audio codec AC-3",
+        3,
+    );
 }
 
 #[test]
@@ -106,11 +139,23 @@ fn unwritable_output_folder() {
     let blocker = dir.path().join("blocker");
     std::fs::write(&blocker, "x").unwrap();
     let out = blocker.join("out");
-    let output = rapporteur().arg("run").arg(fixture("clip.opus")).arg("-o").arg(&out).output().unwrap();
+    let output = rapporteur()
+        .arg("run")
+        .arg(fixture("clip.opus"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with(&format!("rapporteur: {}: cannot create output folder", out.display())), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "rapporteur: {}: cannot create output folder",
+            out.display()
+        )),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "x");
 }
 
@@ -128,8 +173,14 @@ fn missing_model_is_a_model_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(5));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.starts_with("rapporteur: tiny.en: not installed"), "{stderr}");
-    assert!(stderr.contains("rapporteur models fetch tiny.en"), "{stderr}");
+    assert!(
+        stderr.starts_with("rapporteur: tiny.en: not installed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("rapporteur models fetch tiny.en"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -151,8 +202,10 @@ fn other_inputs_complete_and_the_exit_code_reports_the_failure() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(3));
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["status"], "error");
     assert_eq!(lines[0]["exit_code"], 3);
@@ -160,6 +213,12 @@ fn other_inputs_complete_and_the_exit_code_reports_the_failure() {
     let files = tree(out.path());
     assert_eq!(
         files,
-        vec!["clip/.source", "clip/transcript.json", "clip/transcript.srt", "clip/transcript.txt", "clip/transcript.vtt"]
+        vec![
+            "clip/.source",
+            "clip/transcript.json",
+            "clip/transcript.srt",
+            "clip/transcript.txt",
+            "clip/transcript.vtt"
+        ]
     );
 }

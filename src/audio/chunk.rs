@@ -14,9 +14,12 @@ pub fn split_at_pauses(samples: &[f32], min_s: f64, max_s: f64) -> Vec<Range<usi
     let max_len = (max_s * SAMPLE_RATE as f64) as usize;
     let min_len = ((min_s * SAMPLE_RATE as f64) as usize).min(max_len);
     if samples.len() <= max_len {
-        return vec![0..samples.len()];
+        return std::iter::once(0..samples.len()).collect();
     }
-    let energy: Vec<f32> = samples.chunks(FRAME).map(|f| f.iter().map(|v| v * v).sum::<f32>() / f.len() as f32).collect();
+    let energy: Vec<f32> = samples
+        .chunks(FRAME)
+        .map(|f| f.iter().map(|v| v * v).sum::<f32>() / f.len() as f32)
+        .collect();
     // Smooth over 20 frames (200 ms) so a cut lands in a pause, not between two syllables.
     let window = 20usize;
     let mut prefix = vec![0f64; energy.len() + 1];
@@ -59,7 +62,10 @@ mod tests {
 
     #[test]
     fn short_audio_is_one_piece() {
-        assert_eq!(split_at_pauses(&vec![0.1; 16_000 * 10], 20.0, 30.0), vec![0..160_000]);
+        assert_eq!(
+            split_at_pauses(&vec![0.1; 16_000 * 10], 20.0, 30.0),
+            vec![0..160_000]
+        );
     }
 
     #[test]
@@ -88,7 +94,10 @@ mod tests {
         for r in &ranges[..2] {
             assert!(r.len() <= 30 * sr);
             let t = r.end as f64 / sr as f64;
-            assert!((25.0..26.0).contains(&t) || (52.0..53.0).contains(&t), "cut at {t}");
+            assert!(
+                (25.0..26.0).contains(&t) || (52.0..53.0).contains(&t),
+                "cut at {t}"
+            );
         }
     }
 }

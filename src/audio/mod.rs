@@ -20,9 +20,11 @@ pub fn write_wav(path: &std::path::Path, samples: &[f32]) -> crate::Result<()> {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        let mut w = hound::WavWriter::new(std::io::BufWriter::new(file), spec).map_err(std::io::Error::other)?;
+        let mut w = hound::WavWriter::new(std::io::BufWriter::new(file), spec)
+            .map_err(std::io::Error::other)?;
         for &v in samples {
-            w.write_sample((v.clamp(-1.0, 1.0) * 32767.0).round() as i16).map_err(std::io::Error::other)?;
+            w.write_sample((v.clamp(-1.0, 1.0) * 32767.0).round() as i16)
+                .map_err(std::io::Error::other)?;
         }
         w.finalize().map_err(std::io::Error::other)
     })

@@ -263,7 +263,11 @@ mod tests {
 
     #[test]
     fn counts_each_error_kind() {
-        let s = wer("the cat sat on the mat", "the cat sit on mat today");
+        let s = wer("we support the text", "we sport the text today");
+        assert_eq!((s.substitutions, s.deletions, s.insertions), (1, 0, 1));
+        let s = wer("we support the text", "we the text");
+        assert_eq!((s.substitutions, s.deletions, s.insertions), (0, 1, 0));
+        let s = wer("the cat sat on the mat", "the cat sit on the mat today");
         assert_eq!(
             (
                 s.substitutions,
@@ -271,9 +275,9 @@ mod tests {
                 s.insertions,
                 s.reference_words
             ),
-            (1, 1, 1, 6)
+            (1, 0, 1, 6)
         );
-        assert!((s.wer() - 0.5).abs() < 1e-9);
+        assert!((s.wer() - 2.0 / 6.0).abs() < 1e-9);
         assert_eq!(
             wer("And so, my fellow Americans", "and so my fellow americans").errors(),
             0

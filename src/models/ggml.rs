@@ -10,6 +10,7 @@ use half::f16;
 pub enum TensorType {
     F32 = 0,
     F16 = 1,
+    Q4_0 = 2,
     Q5_1 = 7,
     Q8_0 = 8,
 }
@@ -23,6 +24,7 @@ pub enum Quantization {
     F16,
     Q8_0,
     Q5_1,
+    Q4_0,
 }
 
 /// ggml multiplies the file type of quantized models by this version marker.
@@ -35,6 +37,7 @@ impl Quantization {
             Quantization::F16 => TensorType::F16,
             Quantization::Q8_0 => TensorType::Q8_0,
             Quantization::Q5_1 => TensorType::Q5_1,
+            Quantization::Q4_0 => TensorType::Q4_0,
         }
     }
 
@@ -44,6 +47,7 @@ impl Quantization {
             Quantization::F16 => 1,
             Quantization::Q8_0 => 7 + GGML_QNT_VERSION * GGML_QNT_VERSION_FACTOR,
             Quantization::Q5_1 => 9 + GGML_QNT_VERSION * GGML_QNT_VERSION_FACTOR,
+            Quantization::Q4_0 => 2 + GGML_QNT_VERSION * GGML_QNT_VERSION_FACTOR,
         }
     }
 
@@ -52,6 +56,7 @@ impl Quantization {
             Quantization::F16 => "f16",
             Quantization::Q8_0 => "q8_0",
             Quantization::Q5_1 => "q5_1",
+            Quantization::Q4_0 => "q4_0",
         }
     }
 
@@ -60,6 +65,7 @@ impl Quantization {
             "f16" => Quantization::F16,
             "q8_0" => Quantization::Q8_0,
             "q5_1" => Quantization::Q5_1,
+            "q4_0" => Quantization::Q4_0,
             _ => return None,
         })
     }
@@ -84,13 +90,14 @@ pub fn encode(values: &[f32], ty: TensorType) -> Vec<u8> {
             .collect(),
         TensorType::Q8_0 => quantize_q8_0(values),
         TensorType::Q5_1 => quantize_q5_1(values),
+        TensorType::Q4_0 => quantize_q4_0(values),
     }
 }
 
 /// q8_0: blocks of 32 values as `f16 d; i8 qs[32]`, with d = max|x| / 127.
 pub fn quantize_q8_0(x: &[f32]) -> Vec<u8> {
     assert!(
-        x.len() % QK8_0 == 0,
+        x.len().is_multiple_of(QK8_0),
         "q8_0 needs rows that are a multiple of 32"
     );
     let mut out = Vec::with_capacity(x.len() / QK8_0 * 34);
@@ -109,7 +116,7 @@ pub fn quantize_q8_0(x: &[f32]) -> Vec<u8> {
 /// bits go to `qh`.
 pub fn quantize_q5_1(x: &[f32]) -> Vec<u8> {
     assert!(
-        x.len() % QK5_1 == 0,
+        x.len().is_multiple_of(QK5_1),
         "q5_1 needs rows that are a multiple of 32"
     );
     let mut out = Vec::with_capacity(x.len() / QK5_1 * 24);
@@ -133,6 +140,50 @@ pub fn quantize_q5_1(x: &[f32]) -> Vec<u8> {
         }
         out.extend_from_slice(&qh.to_le_bytes());
         out.extend_from_slice(&qs);
+    }
+    out
+}
+
+/// q4_0: blocks of 32 values as `f16 d; u8 qs[16]`: 4-bit codes of x / d + 8 where d is the
+/// value of largest magnitude divided by -8; low nibbles hold values 0..16, high nibbles 16..32.
+/// whisper.cpp repacks q4_0 matrices on load into interleaved blocks with fast AVX2 kernels.
+pub fn quantize_q4_0(x: &[f32]) -> Vec<u8> {
+    assert!(
+        x.len().is_multiple_of(32),
+        "q4_0 needs rows that are a multiple of 32"
+    );
+    let mut out = Vec::with_capacity(x.len() / 32 * 18);
+    for block in x.chunks_exact(32) {
+        let (mut amax, mut max) = (0f32, 0f32);
+        for &v in block {
+            if v.abs() > amax {
+                amax = v.abs();
+                max = v;
+            }
+        }
+        let d = max / -8.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+        for j in 0..16 {
+            let q0 = ((block[j] * id + 8.5) as i8).min(15) as u8;
+            let q1 = ((block[j + 16] * id + 8.5) as i8).min(15) as u8;
+            out.push(q0 | (q1 << 4));
+        }
+    }
+    out
+}
+
+/// Decode a q4_0 buffer back to f32.
+pub fn dequantize_q4_0(bytes: &[u8]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(bytes.len() / 18 * 32);
+    for b in bytes.chunks_exact(18) {
+        let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
+        let mut block = [0f32; 32];
+        for j in 0..16 {
+            block[j] = ((b[2 + j] & 0x0F) as i32 - 8) as f32 * d;
+            block[j + 16] = ((b[2 + j] >> 4) as i32 - 8) as f32 * d;
+        }
+        out.extend_from_slice(&block);
     }
     out
 }
@@ -212,12 +263,11 @@ mod tests {
         assert_eq!(q.len(), 64 * 34);
         let y = dequantize_q8_0(&q);
         for (bx, by) in x.chunks(32).zip(y.chunks(32)) {
-            let step = bx.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+            let amax = bx.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let step = amax / 127.0;
             for (a, b) in bx.iter().zip(by) {
-                assert!(
-                    (a - b).abs() <= step * 0.5 + step * 1e-3 + 1e-6,
-                    "{a} vs {b}"
-                );
+                // Half a step of rounding, plus the f16 rounding of the scale (2^-11 relative).
+                assert!((a - b).abs() <= step * 0.5 + amax / 2048.0, "{a} vs {b}");
             }
         }
     }
@@ -235,6 +285,23 @@ mod tests {
             for (a, b) in bx.iter().zip(by) {
                 // f16 storage of d and m adds a little on top of the rounding half-step.
                 assert!((a - b).abs() <= step * 0.5 + 2e-3, "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn q4_0_round_trips_within_a_step() {
+        let x = sample(32 * 64);
+        let q = quantize_q4_0(&x);
+        assert_eq!(q.len(), 64 * 18);
+        let y = dequantize_q4_0(&q);
+        for (bx, by) in x.chunks(32).zip(y.chunks(32)) {
+            let amax = bx.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let step = amax / 8.0;
+            for (a, b) in bx.iter().zip(by) {
+                // Codes span -8 d ..= 7 d with the largest magnitude at -8 d: values near the
+                // other extreme are clipped by up to one step, the rest rounded by half a step.
+                assert!((a - b).abs() <= step + amax / 2048.0, "{a} vs {b}");
             }
         }
     }

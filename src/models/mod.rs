@@ -149,7 +149,18 @@ pub fn resolve_whisper(spec: &str) -> Result<ResolvedModel> {
     let manifest_entry = find_manifest_model(spec);
     if !path.exists() {
         let hint = match manifest_entry {
-            Some(_) => format!("not installed in {}; run `rapporteur models fetch {spec}` (needs the network once)", root.display()),
+            Some((m, q)) => {
+                let quant = if q == m.default_quantization {
+                    String::new()
+                } else {
+                    format!(" --quantize {q}")
+                };
+                format!(
+                    "not installed in {}; run `rapporteur models fetch {}{quant}` (needs the network once)",
+                    root.display(),
+                    m.name
+                )
+            }
             None => {
                 let known: Vec<&str> = manifest().models.iter().map(|m| m.name.as_str()).collect();
                 format!(
@@ -257,6 +268,7 @@ pub fn list() -> Vec<ListEntry> {
             Quantization::F16,
             Quantization::Q8_0,
             Quantization::Q5_1,
+            Quantization::Q4_0,
         ] {
             let name = installed_name(m, q);
             if !seen.insert(name.clone()) {

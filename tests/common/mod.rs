@@ -35,7 +35,10 @@ pub fn rapporteur() -> Command {
 
 /// Fail with instructions when the default model is not installed.
 pub fn require_default_model() {
-    let out = rapporteur().args(["models", "list", "--json"]).output().unwrap();
+    let out = rapporteur()
+        .args(["models", "list", "--json"])
+        .output()
+        .unwrap();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("models list --json");
     let installed = rows
         .as_array()
