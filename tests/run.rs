@@ -97,8 +97,8 @@ fn librivox_utterances() {
         let reference = std::fs::read_to_string(dir.join(format!("{id}.txt"))).unwrap();
         total.add(&wer(&reference, &t.text()));
     }
-    // Measured with tiny.en q8_0: see the threshold's note in the README's quality table.
-    assert!(total.wer() <= 0.12, "WER {:.3} ({total:?})", total.wer());
+    // Measured: 5.6 % (4 errors in 71 words) with the defaults.
+    assert!(total.wer() <= 0.10, "WER {:.3} ({total:?})", total.wer());
 }
 
 #[test]
