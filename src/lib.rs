@@ -8,6 +8,7 @@ pub mod audio;
 pub mod error;
 pub mod eval;
 pub mod fsutil;
+pub mod interrupt;
 pub mod models;
 pub mod output;
 pub mod pipeline;

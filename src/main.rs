@@ -17,6 +17,7 @@ use rapporteur::{Error, ErrorKind};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    rapporteur::interrupt::install_handler();
     let code = match cli.command {
         Command::Run(args) => run(args),
         Command::Decode { input, output } => report(decode_command(&input, &output)),
@@ -99,6 +100,10 @@ fn run(args: RunArgs) -> i32 {
             }
             Err(e) => {
                 emit_failure(&args, input, &e);
+                if e.kind == ErrorKind::Interrupted {
+                    // Nothing of this input was left behind; the rest are not started.
+                    return e.kind.exit_code();
+                }
                 if exit == 0 {
                     exit = e.kind.exit_code();
                 }

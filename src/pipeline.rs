@@ -114,6 +114,7 @@ impl Pipeline {
     /// The folder appears with all its files or not at all.
     pub fn process(&self, input: &Path, out_dir: &Path) -> Result<RunReport> {
         let (transcript, mut timings) = self.transcribe(input)?;
+        crate::interrupt::check()?;
         let t2 = Instant::now();
         let files = write_output_dir(&transcript, out_dir, &self.opts.formats, input)?;
         timings.write_s = t2.elapsed().as_secs_f64();

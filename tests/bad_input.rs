@@ -222,3 +222,39 @@ fn other_inputs_complete_and_the_exit_code_reports_the_failure() {
         ]
     );
 }
+
+#[test]
+fn ctrl_c_stops_cleanly_with_130_and_leaves_nothing() {
+    require_default_model();
+    let out = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("rapporteur");
+    let child = std::process::Command::new(bin)
+        .arg("run")
+        .arg(common::root().join("samples/negotiation.opus"))
+        .arg(fixture("clip.opus"))
+        .arg("-o")
+        .arg(out.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Mid-transcription of the first recording (which takes several seconds).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sent = std::time::Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    assert!(
+        sent.elapsed().as_secs_f64() < 5.0,
+        "took {:?} to stop",
+        sent.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim(), "rapporteur: interrupted");
+    // Neither the interrupted recording nor the next one left anything, staged or not.
+    assert!(tree(out.path()).is_empty(), "{:?}", tree(out.path()));
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}

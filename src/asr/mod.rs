@@ -145,9 +145,14 @@ impl Whisper {
         if opts.trim_audio_ctx && opts.prompt.is_none() && seconds < 30.0 {
             params.set_audio_ctx(audio_ctx_for(seconds));
         }
-        state
-            .full(params, samples)
-            .map_err(|e| Error::model(&self.path, format!("transcription failed: {e}")))?;
+        // whisper.cpp polls this between graph computations: Ctrl-C stops it mid-piece.
+        // (whisper-rs 0.16's `set_abort_callback_safe` hands whisper.cpp a pointer of the wrong
+        // type and crashes; a plain C callback that needs no user data is sound.)
+        // SAFETY: `abort_on_interrupt` ignores its argument and only reads an atomic flag.
+        unsafe { params.set_abort_callback(Some(abort_on_interrupt)) };
+        let result = state.full(params, samples);
+        crate::interrupt::check()?;
+        result.map_err(|e| Error::model(&self.path, format!("transcription failed: {e}")))?;
 
         let eot = self.ctx.token_eot();
         let mut segments = Vec::new();
@@ -271,6 +276,11 @@ impl Whisper {
             }
         }
     }
+}
+
+/// Called by whisper.cpp between graph computations: true stops the transcription.
+unsafe extern "C" fn abort_on_interrupt(_user_data: *mut std::ffi::c_void) -> bool {
+    crate::interrupt::is_set()
 }
 
 /// Round to whole milliseconds: finer digits are noise, and they make the JSON hard to read.

@@ -201,6 +201,7 @@ pub fn decode_stream(
     let mut truncated = false;
 
     loop {
+        crate::interrupt::check()?;
         let packet = match format.next_packet() {
             Ok(Some(p)) => p,
             Ok(None) => break,
