@@ -164,6 +164,7 @@ fn ensure_writable_dir(dir: &Path) -> Result<(), Error> {
 fn io_cause(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::NotFound => "no such file".into(),
         std::io::ErrorKind::NotADirectory | std::io::ErrorKind::AlreadyExists => {
             "a file is in the way".into()
         }
