@@ -11,6 +11,7 @@ use clap::Parser;
 use cli::{Cli, Command, EvalCommand, ModelsCommand, RunArgs};
 use rapporteur::asr::{AsrOptions, LoadOptions};
 use rapporteur::audio::DecodeOptions;
+use rapporteur::error::io_cause;
 use rapporteur::models::{self, FetchOptions, Quantization};
 use rapporteur::pipeline::{self, Pipeline, RunOptions};
 use rapporteur::{Error, ErrorKind};
@@ -159,17 +160,6 @@ fn ensure_writable_dir(dir: &Path) -> Result<(), Error> {
                 format!("output folder is not writable: {}", io_cause(&e)),
             )
         })
-}
-
-fn io_cause(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::NotADirectory | std::io::ErrorKind::AlreadyExists => {
-            "a file is in the way".into()
-        }
-        _ => e.to_string(),
-    }
 }
 
 /// A glossary file: one term per line, `#` comments; joined into the recogniser's prompt.

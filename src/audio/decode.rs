@@ -4,7 +4,7 @@
 //! 16 kHz output is ever held whole. Every failure names its cause in words a user can act on.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -19,7 +19,7 @@ use symphonia::core::meta::MetadataOptions;
 
 use super::resample::MonoResampler;
 use super::SAMPLE_RATE;
-use crate::error::{Error, Result};
+use crate::error::{io_cause, Error, Result};
 
 /// Options for decoding.
 #[derive(Debug, Clone, Default)]
@@ -95,7 +95,8 @@ fn open(path: &Path) -> Result<Opened> {
     let mut head = vec![0u8; 512];
     let n = read_up_to(&mut file, &mut head).map_err(|e| Error::input(path, io_cause(&e)))?;
     head.truncate(n);
-    let file = File::open(path).map_err(|e| Error::input(path, io_cause(&e)))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::input(path, io_cause(&e)))?;
 
     let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
@@ -350,14 +351,6 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
-}
-
-fn io_cause(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
 }
 
 /// Heuristic: mostly printable UTF-8 with no NUL bytes.

@@ -188,7 +188,7 @@ pub fn dequantize_q4_0(bytes: &[u8]) -> Vec<f32> {
     out
 }
 
-/// Decode a q8_0 buffer back to f32 (used by tests and by the converter's self-check).
+/// Decode a q8_0 buffer back to f32 (the round-trip tests check the quantizers with it).
 pub fn dequantize_q8_0(bytes: &[u8]) -> Vec<f32> {
     let mut out = Vec::with_capacity(bytes.len() / 34 * QK8_0);
     for b in bytes.chunks_exact(34) {
