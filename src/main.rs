@@ -10,10 +10,11 @@ use clap::Parser;
 
 use cli::{Cli, Command, EvalCommand, ModelsCommand, RunArgs};
 use rapporteur::asr::{AsrOptions, LoadOptions};
-use rapporteur::audio::DecodeOptions;
+use rapporteur::audio::{DecodeOptions, VadParams};
 use rapporteur::error::io_cause;
 use rapporteur::models::{self, FetchOptions, Quantization};
 use rapporteur::pipeline::{self, Pipeline, RunOptions};
+use rapporteur::progress::Progress;
 use rapporteur::{Error, ErrorKind};
 
 fn main() -> ExitCode {
@@ -66,6 +67,16 @@ fn run(args: RunArgs) -> i32 {
         decode: DecodeOptions {
             max_duration: args.max_duration,
         },
+        vad: (!args.no_vad).then(|| VadParams {
+            threshold: args.vad_threshold,
+            neg_threshold: args
+                .vad_neg_threshold
+                .unwrap_or((args.vad_threshold - 0.15).max(0.01)),
+            min_speech_ms: args.vad_min_speech_ms,
+            min_silence_ms: args.vad_min_silence_ms,
+            pad_ms: args.vad_pad_ms,
+            max_speech_s: args.vad_max_speech,
+        }),
     };
     // The output root must be writable before any time is spent transcribing.
     if let Err(e) = ensure_writable_dir(&args.output) {
@@ -79,19 +90,27 @@ fn run(args: RunArgs) -> i32 {
         Err(e) => return report(Err(e)),
     };
     let dirs = pipeline::output_dirs(&args.inputs, &args.output);
+    let progress = Progress::new(args.progress, args.quiet, args.inputs.len());
     let mut exit = 0;
     for (input, dir) in args.inputs.iter().zip(&dirs) {
-        match pipeline.process(input, dir) {
+        let announced = rapporteur::audio::probe_info(input)
+            .ok()
+            .and_then(|i| i.announced_duration);
+        let mut input_progress = progress.input(input, announced);
+        let result = pipeline.process(input, dir, &mut input_progress);
+        input_progress.finish(result.is_ok());
+        drop(input_progress);
+        match result {
             Ok(rep) => {
                 if !args.quiet {
-                    eprintln!(
+                    progress.println(&format!(
                         "rapporteur: {} -> {} ({:.1} s of audio, {} words, {:.2}x real time)",
                         input.display(),
                         dir.display(),
                         rep.duration,
                         rep.words,
                         rep.timings.real_time_factor
-                    );
+                    ));
                 }
                 if args.json {
                     let mut value = serde_json::to_value(&rep).unwrap_or_default();
@@ -240,7 +259,7 @@ fn models_command(cmd: ModelsCommand) -> Result<(), Error> {
                     "{:<16} {:<8} {:<6} {:<10} {:>9}  {}",
                     e.name,
                     e.kind,
-                    e.quantization.as_str(),
+                    e.quantization.map(|q| q.as_str()).unwrap_or("-"),
                     status,
                     size,
                     e.description
@@ -262,7 +281,7 @@ fn models_command(cmd: ModelsCommand) -> Result<(), Error> {
                     .map(|m| m.name.clone())
                     .collect()
             } else if names.is_empty() {
-                vec![models::DEFAULT_WHISPER.to_string()]
+                models::DEFAULTS.iter().map(|s| s.to_string()).collect()
             } else {
                 names
             };

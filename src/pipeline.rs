@@ -8,12 +8,13 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::asr::{AsrOptions, LoadOptions, Whisper};
-use crate::audio::{self, DecodeOptions};
+use crate::audio::{self, DecodeOptions, SileroVad, SpeechChunk, SpeechChunker, VadParams};
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::models::{self, ResolvedModel};
+use crate::models::{self, PackagedModel, ResolvedModel};
 use crate::output::{self, Format};
-use crate::transcript::{ModelRef, Source, Transcript, TRANSCRIPT_SCHEMA};
+use crate::progress::{InputProgress, Stage};
+use crate::transcript::{ModelRef, Segment, Source, SpeechReport, Transcript, TRANSCRIPT_SCHEMA};
 
 /// Everything `run` needs to know besides the inputs.
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub struct RunOptions {
     pub load: LoadOptions,
     pub formats: Vec<Format>,
     pub decode: DecodeOptions,
+    /// Voice activity detection settings; None transcribes every second (`--no-vad`).
+    pub vad: Option<VadParams>,
 }
 
 /// What happened to one recording, for `--json` and the summary line.
@@ -38,9 +41,12 @@ pub struct RunReport {
     pub timings: Timings,
 }
 
+/// Wall-clock time per stage. Decoding, voice activity detection and transcription run
+/// interleaved over the stream, so each counts only its own work.
 #[derive(Debug, Clone, Serialize)]
 pub struct Timings {
     pub decode_s: f64,
+    pub vad_s: f64,
     pub transcribe_s: f64,
     pub write_s: f64,
     /// Processing time divided by audio duration (lower is faster).
@@ -50,16 +56,27 @@ pub struct Timings {
 pub struct Pipeline {
     whisper: Whisper,
     model: ResolvedModel,
+    vad: Option<(SileroVad, PackagedModel)>,
     opts: RunOptions,
 }
 
 impl Pipeline {
     pub fn new(opts: RunOptions) -> Result<Pipeline> {
         let model = models::resolve_whisper(&opts.model)?;
+        let vad = match &opts.vad {
+            Some(params) => {
+                params.validate().map_err(Error::usage)?;
+                let vad_model = models::resolve_packaged(models::DEFAULT_VAD)?;
+                let weights = vad_model.file("silero_vad_16k.safetensors");
+                Some((SileroVad::load(&weights)?, vad_model))
+            }
+            None => None,
+        };
         let whisper = Whisper::load(&model.path, &opts.load)?;
         Ok(Pipeline {
             whisper,
             model,
+            vad,
             opts,
         })
     }
@@ -68,52 +85,116 @@ impl Pipeline {
         &self.model
     }
 
-    /// Transcribe a recording without writing anything.
-    pub fn transcribe(&self, input: &Path) -> Result<(Transcript, Timings)> {
-        let t0 = Instant::now();
-        let decoded = audio::decode_file(input, &self.opts.decode)?;
+    /// Transcribe a recording without writing anything. Decoding, voice activity detection
+    /// and transcription run as one stream: each chunk of speech is transcribed as soon as it
+    /// is complete, so only about a chunk of audio is ever held, whatever the duration.
+    pub fn transcribe(
+        &self,
+        input: &Path,
+        progress: &mut InputProgress,
+    ) -> Result<(Transcript, Timings)> {
+        let started = Instant::now();
+        let mut session = self.whisper.session(&self.opts.asr)?;
+        let vad = self.vad.as_ref().map(|(model, _)| {
+            let params = self.opts.vad.clone().unwrap_or_default();
+            (model, params)
+        });
+        let mut chunker = SpeechChunker::new(vad);
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut decoded = 0usize;
+        let (mut vad_s, mut transcribe_s) = (0.0, 0.0);
+        let sr = audio::SAMPLE_RATE as f64;
+
+        let mut transcribe = |chunk: SpeechChunk,
+                              segments: &mut Vec<Segment>,
+                              progress: &mut InputProgress|
+         -> Result<f64> {
+            let t = Instant::now();
+            for mut seg in session.transcribe_chunk(&chunk.samples)? {
+                seg.map_times(|t, is_end| to_ms(chunk.to_recording(t, is_end)));
+                seg.id = segments.len();
+                segments.push(seg);
+            }
+            progress.update(Stage::Transcribe, chunk.extent().end as f64 / sr);
+            Ok(t.elapsed().as_secs_f64())
+        };
+
+        let info = audio::decode_stream(input, &self.opts.decode, |block| {
+            decoded += block.len();
+            progress.update(Stage::Decode, decoded as f64 / sr);
+            let t = Instant::now();
+            let chunks = chunker.push(block)?;
+            vad_s += t.elapsed().as_secs_f64();
+            progress.update(Stage::Vad, chunker.scanned() as f64 / sr);
+            for chunk in chunks {
+                transcribe_s += transcribe(chunk, &mut segments, progress)?;
+            }
+            Ok(())
+        })?;
+        let duration = decoded as f64 / sr;
+        progress.finish_stage(Stage::Decode, duration);
+        let t = Instant::now();
+        let chunks = chunker.finish()?;
+        vad_s += t.elapsed().as_secs_f64();
+        progress.finish_stage(Stage::Vad, duration);
+        for chunk in chunks {
+            transcribe_s += transcribe(chunk, &mut segments, progress)?;
+        }
+        progress.finish_stage(Stage::Transcribe, duration);
+        let total_s = started.elapsed().as_secs_f64();
+        let language = session.language();
+        let stats = session.stats.clone();
         let sha256 = fsutil::sha256_file(input).map_err(|e| Error::input(input, e.to_string()))?;
-        let decode_s = t0.elapsed().as_secs_f64();
 
-        let t1 = Instant::now();
-        let spans = audio::split_at_pauses(&decoded.samples, 20.0, 30.0);
-        let asr = self
-            .whisper
-            .transcribe(&decoded.samples, &spans, &self.opts.asr)?;
-        let transcribe_s = t1.elapsed().as_secs_f64();
-
-        let duration = decoded.duration();
         let transcript = Transcript {
             schema: TRANSCRIPT_SCHEMA.into(),
             source: Source {
                 path: input.display().to_string(),
                 sha256,
                 duration,
-                container: decoded.info.container.clone(),
-                codec: decoded.info.codec.clone(),
-                sample_rate: decoded.info.sample_rate,
-                channels: decoded.info.channels,
+                container: info.container.clone(),
+                codec: info.codec.clone(),
+                sample_rate: info.sample_rate,
+                channels: info.channels,
             },
-            language: asr.language,
+            language,
             model: ModelRef {
                 name: self.model.name.clone(),
                 sha256: self.model.sha256.clone(),
             },
-            segments: asr.segments,
+            speech: Some(SpeechReport {
+                detector: match &self.vad {
+                    Some((_, m)) => m.name.clone(),
+                    None => "none".into(),
+                },
+                detector_sha256: self.vad.as_ref().map(|(_, m)| m.sha256.clone()),
+                speech_s: to_ms(chunker.speech() as f64 / sr),
+                chunks: stats.chunks,
+                retried_chunks: stats.retried_chunks,
+                unresolved_chunks: stats.unresolved_chunks,
+                silent_chunks: stats.silent_chunks,
+            }),
+            segments,
         };
         let timings = Timings {
-            decode_s,
+            decode_s: (total_s - vad_s - transcribe_s).max(0.0),
+            vad_s,
             transcribe_s,
             write_s: 0.0,
-            real_time_factor: (decode_s + transcribe_s) / duration.max(1e-9),
+            real_time_factor: total_s / duration.max(1e-9),
         };
         Ok((transcript, timings))
     }
 
     /// Transcribe `input` and write every requested format into `out_dir` (created if needed).
     /// The folder appears with all its files or not at all.
-    pub fn process(&self, input: &Path, out_dir: &Path) -> Result<RunReport> {
-        let (transcript, mut timings) = self.transcribe(input)?;
+    pub fn process(
+        &self,
+        input: &Path,
+        out_dir: &Path,
+        progress: &mut InputProgress,
+    ) -> Result<RunReport> {
+        let (transcript, mut timings) = self.transcribe(input, progress)?;
         crate::interrupt::check()?;
         let t2 = Instant::now();
         let files = write_output_dir(&transcript, out_dir, &self.opts.formats, input)?;
@@ -129,6 +210,11 @@ impl Pipeline {
             timings,
         })
     }
+}
+
+/// Round to whole milliseconds: finer digits are noise, and they make the JSON hard to read.
+fn to_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
 }
 
 /// Name of the marker file that records which recording an output folder belongs to.

@@ -13,7 +13,31 @@ pub struct Transcript {
     pub source: Source,
     pub language: Language,
     pub model: ModelRef,
+    /// How speech was found and how often the recogniser had to retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech: Option<SpeechReport>,
     pub segments: Vec<Segment>,
+}
+
+/// Where the recogniser listened: the voice activity detector and what it kept, and what the
+/// safeguards against invented text did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeechReport {
+    /// "silero-vad", or "none" when every second was transcribed (`--no-vad`).
+    pub detector: String,
+    /// sha256 of the detector's weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detector_sha256: Option<String>,
+    /// Seconds of the recording judged to be speech (and transcribed).
+    pub speech_s: f64,
+    /// Chunks of at most 30 s handed to the recogniser.
+    pub chunks: usize,
+    /// Chunks decoded again at a higher temperature (loop or low confidence).
+    pub retried_chunks: usize,
+    /// Chunks every attempt failed; the least doubtful text was kept, or none if all looped.
+    pub unresolved_chunks: usize,
+    /// Chunks the recogniser judged silent: nothing kept.
+    pub silent_chunks: usize,
 }
 
 /// The recording a transcript was made from.
@@ -72,6 +96,18 @@ pub struct Word {
     pub text: String,
     /// Mean probability of the word's tokens.
     pub probability: f32,
+}
+
+impl Segment {
+    /// Move every time of the segment and its words through `map(t, is_end)`.
+    pub fn map_times(&mut self, map: impl Fn(f64, bool) -> f64) {
+        self.start = map(self.start, false);
+        self.end = map(self.end, true).max(self.start);
+        for w in &mut self.words {
+            w.start = map(w.start, false);
+            w.end = map(w.end, true).max(w.start);
+        }
+    }
 }
 
 impl Transcript {

@@ -1,7 +1,6 @@
 //! Speech recognition with whisper.cpp (through whisper-rs): 16 kHz mono samples in, segments
 //! with word timings, the language and its probability out.
 
-use std::ops::Range;
 use std::path::PathBuf;
 
 use whisper_rs::{
@@ -69,41 +68,22 @@ impl Whisper {
         self.multilingual
     }
 
-    /// Transcribe `samples` (16 kHz mono), piece by piece: `spans` are consecutive ranges of at
-    /// most 30 s (see `audio::split_at_pauses`). Each piece is decoded on its own with an encoder
-    /// context trimmed to its length, which is what makes short pieces cheap. Times in the
-    /// output are relative to the start of `samples`.
-    pub fn transcribe(
-        &self,
-        samples: &[f32],
-        spans: &[Range<usize>],
-        opts: &AsrOptions,
-    ) -> Result<AsrOutput> {
-        let mut state = self.ctx.create_state().map_err(|e| {
+    /// Start transcribing one recording: chunks are then fed in order to
+    /// [`AsrSession::transcribe_chunk`]. The language is settled on the first chunk.
+    pub fn session(&self, opts: &AsrOptions) -> Result<AsrSession<'_>> {
+        let state = self.ctx.create_state().map_err(|e| {
             Error::model(
                 &self.path,
                 format!("creating the decoder state failed: {e}"),
             )
         })?;
-        let first = spans.first().cloned().unwrap_or(0..samples.len());
-        let language = self.choose_language(&mut state, &samples[first], opts)?;
-        let mut segments = Vec::new();
-        for span in spans {
-            let offset = span.start as f64 / 16_000.0;
-            for mut seg in
-                self.transcribe_piece(&mut state, &samples[span.clone()], &language.code, opts)?
-            {
-                seg.id = segments.len();
-                seg.start = to_ms(seg.start + offset);
-                seg.end = to_ms(seg.end + offset);
-                for w in &mut seg.words {
-                    w.start = to_ms(w.start + offset);
-                    w.end = to_ms(w.end + offset);
-                }
-                segments.push(seg);
-            }
-        }
-        Ok(AsrOutput { segments, language })
+        Ok(AsrSession {
+            whisper: self,
+            state,
+            opts: opts.clone(),
+            language: self.fixed_language(opts)?,
+            stats: AsrStats::default(),
+        })
     }
 
     /// Decode one piece of at most 30 s.
@@ -113,8 +93,9 @@ impl Whisper {
         samples: &[f32],
         language: &str,
         opts: &AsrOptions,
-    ) -> Result<Vec<Segment>> {
-        let strategy = if opts.beam_size > 1 {
+        temperature: f32,
+    ) -> Result<Piece> {
+        let strategy = if opts.beam_size > 1 && temperature == 0.0 {
             SamplingStrategy::BeamSearch {
                 beam_size: opts.beam_size as i32,
                 patience: -1.0,
@@ -135,6 +116,10 @@ impl Whisper {
         params.set_no_context(true);
         // Keep "[MUSIC]"-style non-speech annotations out of the record.
         params.set_suppress_nst(true);
+        // Fallback to higher temperatures is decided here, per chunk, by `Quality` (see
+        // `AsrSession::transcribe_chunk`), not inside whisper.cpp: one place, one set of rules.
+        params.set_temperature(temperature);
+        params.set_temperature_inc(0.2);
         if let Some(prompt) = opts.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
             params.set_initial_prompt(prompt);
         }
@@ -156,7 +141,11 @@ impl Whisper {
 
         let eot = self.ctx.token_eot();
         let mut segments = Vec::new();
+        let mut piece_logprob = 0.0f32;
+        let mut piece_tokens = 0usize;
+        let mut no_speech_prob = None;
         for seg in state.as_iter() {
+            no_speech_prob.get_or_insert(seg.no_speech_probability());
             // Nothing is heard after the end of the piece, whatever the window claims.
             let t1 = (seg.end_timestamp() as f64 / 100.0).min(seconds);
             let t0 = (seg.start_timestamp() as f64 / 100.0).min(t1);
@@ -196,6 +185,8 @@ impl Whisper {
             if let Some(w) = pending.take() {
                 push_word(&mut words, w);
             }
+            piece_logprob += logprob_sum;
+            piece_tokens += n_tokens;
             let text = String::from_utf8_lossy(seg.to_bytes().unwrap_or(b""))
                 .trim()
                 .to_string();
@@ -226,15 +217,25 @@ impl Whisper {
                 speaker: None,
             });
         }
-        Ok(segments.into_iter().flat_map(split_at_sentences).collect())
+        let text: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+        let quality = Quality {
+            compression_ratio: compression_ratio(&text.join(" ")),
+            avg_logprob: if piece_tokens > 0 {
+                piece_logprob / piece_tokens as f32
+            } else {
+                0.0
+            },
+            no_speech_prob: no_speech_prob.unwrap_or(1.0),
+        };
+        Ok(Piece {
+            segments: segments.into_iter().flat_map(split_at_sentences).collect(),
+            quality,
+        })
     }
 
-    fn choose_language(
-        &self,
-        state: &mut WhisperState,
-        samples: &[f32],
-        opts: &AsrOptions,
-    ) -> Result<Language> {
+    /// The language when it needs no detection (given, or an English-only model); an error
+    /// for codes Whisper does not know or the model cannot transcribe.
+    fn fixed_language(&self, opts: &AsrOptions) -> Result<Option<Language>> {
         match opts.language.as_deref() {
             Some(code) if code != "auto" => {
                 if whisper_rs::get_lang_id(code).is_none() {
@@ -246,34 +247,190 @@ impl Whisper {
                         self.path.display()
                     )));
                 }
-                Ok(Language {
+                Ok(Some(Language {
                     code: code.to_string(),
                     probability: 1.0,
                     detected: false,
-                })
+                }))
             }
-            _ if !self.multilingual => Ok(Language {
+            _ if !self.multilingual => Ok(Some(Language {
                 code: "en".into(),
                 probability: 1.0,
                 detected: false,
-            }),
-            _ => {
-                let threads = opts.threads.max(1);
-                let head = &samples[..samples.len().min(30 * 16_000)];
-                state.pcm_to_mel(head, threads).map_err(|e| {
-                    Error::model(&self.path, format!("language detection failed: {e}"))
-                })?;
-                let (id, probs) = state.lang_detect(0, threads).map_err(|e| {
-                    Error::model(&self.path, format!("language detection failed: {e}"))
-                })?;
-                let code = whisper_rs::get_lang_str(id).unwrap_or("en").to_string();
-                let probability = probs.get(id as usize).copied().unwrap_or(0.0);
-                Ok(Language {
-                    code,
-                    probability,
-                    detected: true,
-                })
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Detect the language from the first 30 s of `samples`.
+    fn choose_language(
+        &self,
+        state: &mut WhisperState,
+        samples: &[f32],
+        opts: &AsrOptions,
+    ) -> Result<Language> {
+        let threads = opts.threads.max(1);
+        let head = &samples[..samples.len().min(30 * 16_000)];
+        state
+            .pcm_to_mel(head, threads)
+            .map_err(|e| Error::model(&self.path, format!("language detection failed: {e}")))?;
+        let (id, probs) = state
+            .lang_detect(0, threads)
+            .map_err(|e| Error::model(&self.path, format!("language detection failed: {e}")))?;
+        let code = whisper_rs::get_lang_str(id).unwrap_or("en").to_string();
+        let probability = probs.get(id as usize).copied().unwrap_or(0.0);
+        Ok(Language {
+            code,
+            probability,
+            detected: true,
+        })
+    }
+}
+
+/// Transcribes the chunks of one recording in order (see [`Whisper::session`]).
+pub struct AsrSession<'w> {
+    whisper: &'w Whisper,
+    state: WhisperState,
+    opts: AsrOptions,
+    language: Option<Language>,
+    pub stats: AsrStats,
+}
+
+/// What the safeguards did over a recording.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct AsrStats {
+    pub chunks: usize,
+    /// Chunks decoded again at a higher temperature.
+    pub retried_chunks: usize,
+    /// Chunks whose every attempt failed the checks; the least bad attempt was kept.
+    pub unresolved_chunks: usize,
+    /// Chunks Whisper itself judged to hold no speech (no text kept).
+    pub silent_chunks: usize,
+}
+
+/// Temperatures tried in turn until a decoding passes the checks, as in the reference Whisper
+/// decoder (`transcribe(temperature=(0.0, 0.2, ..., 1.0))`).
+const TEMPERATURES: [f32; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
+/// Text that compresses better than this repeats itself: a decoding loop.
+const MAX_COMPRESSION_RATIO: f32 = 2.4;
+/// Mean token log-probability under which a decoding is a guess.
+const MIN_AVG_LOGPROB: f32 = -1.0;
+/// Above this, Whisper thinks the window holds no speech.
+const NO_SPEECH_THRESHOLD: f32 = 0.6;
+
+/// Whisper's own confidence in one decoding of a chunk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quality {
+    /// Bytes of text over bytes of its zlib compression.
+    pub compression_ratio: f32,
+    pub avg_logprob: f32,
+    pub no_speech_prob: f32,
+}
+
+impl Quality {
+    /// The reference rule for silence: Whisper says "no speech" and is not confident in any
+    /// text it produced anyway.
+    pub fn is_silence(&self) -> bool {
+        self.no_speech_prob > NO_SPEECH_THRESHOLD && self.avg_logprob < MIN_AVG_LOGPROB
+    }
+
+    pub fn is_loop(&self) -> bool {
+        self.compression_ratio > MAX_COMPRESSION_RATIO
+    }
+
+    /// Whether to decode again at a higher temperature.
+    pub fn needs_fallback(&self) -> bool {
+        if self.no_speech_prob > NO_SPEECH_THRESHOLD && !self.is_loop() {
+            return false;
+        }
+        self.is_loop() || self.avg_logprob < MIN_AVG_LOGPROB
+    }
+}
+
+struct Piece {
+    segments: Vec<Segment>,
+    quality: Quality,
+}
+
+/// Ratio of the UTF-8 length of `text` to that of its zlib compression (as the reference
+/// Whisper computes it); about 1 to 2 for ordinary speech, far more for a phrase on repeat.
+pub fn compression_ratio(text: &str) -> f32 {
+    use std::io::Write;
+    if text.is_empty() {
+        return 0.0;
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = z.write_all(text.as_bytes());
+    let compressed = z.finish().map(|v| v.len()).unwrap_or(text.len());
+    text.len() as f32 / compressed.max(1) as f32
+}
+
+impl AsrSession<'_> {
+    /// Transcribe one chunk of at most 30 s (16 kHz mono). Times are relative to the chunk.
+    ///
+    /// A decoding that loops (compression ratio above 2.4) or guesses (mean log-probability
+    /// under -1) is redone at temperatures 0.2, 0.4 ... 1.0; every attempt is made without
+    /// previous text as context. A chunk Whisper judges silent yields nothing, and when every
+    /// attempt fails, the attempt that does not loop and is most confident is kept (a chunk
+    /// where all of them loop yields nothing: a loop is invented text).
+    pub fn transcribe_chunk(&mut self, samples: &[f32]) -> Result<Vec<Segment>> {
+        self.stats.chunks += 1;
+        if self.language.is_none() {
+            let lang = self
+                .whisper
+                .choose_language(&mut self.state, samples, &self.opts)?;
+            self.language = Some(lang);
+        }
+        let code = self.language.as_ref().expect("set above").code.clone();
+        let mut best: Option<Piece> = None;
+        for (attempt, &temperature) in TEMPERATURES.iter().enumerate() {
+            let piece = self.whisper.transcribe_piece(
+                &mut self.state,
+                samples,
+                &code,
+                &self.opts,
+                temperature,
+            )?;
+            if attempt == 1 {
+                self.stats.retried_chunks += 1;
             }
+            if piece.quality.is_silence() || piece.segments.is_empty() {
+                self.stats.silent_chunks += 1;
+                return Ok(Vec::new());
+            }
+            if !piece.quality.needs_fallback() {
+                return Ok(piece.segments);
+            }
+            let better = match &best {
+                None => !piece.quality.is_loop(),
+                Some(b) => {
+                    !piece.quality.is_loop() && piece.quality.avg_logprob > b.quality.avg_logprob
+                }
+            };
+            if better {
+                best = Some(piece);
+            }
+        }
+        self.stats.unresolved_chunks += 1;
+        Ok(best.map(|p| p.segments).unwrap_or_default())
+    }
+
+    /// The language: detected on the first chunk, given, or implied by the model. Before any
+    /// chunk (a recording with no speech) it is the given one, or English for English-only
+    /// models, or "und" (undetermined).
+    pub fn language(&self) -> Language {
+        if let Some(l) = &self.language {
+            return l.clone();
+        }
+        let code = match self.opts.language.as_deref() {
+            Some(c) if c != "auto" => c.to_string(),
+            _ if !self.whisper.multilingual => "en".into(),
+            _ => "und".into(),
+        };
+        Language {
+            probability: if code == "und" { 0.0 } else { 1.0 },
+            detected: false,
+            code,
         }
     }
 }
@@ -281,11 +438,6 @@ impl Whisper {
 /// Called by whisper.cpp between graph computations: true stops the transcription.
 unsafe extern "C" fn abort_on_interrupt(_user_data: *mut std::ffi::c_void) -> bool {
     crate::interrupt::is_set()
-}
-
-/// Round to whole milliseconds: finer digits are noise, and they make the JSON hard to read.
-fn to_ms(seconds: f64) -> f64 {
-    (seconds * 1000.0).round() / 1000.0
 }
 
 /// Silence the encoder sees after a piece. Whisper was trained on padded 30 s windows; with
@@ -428,5 +580,37 @@ mod tests {
         );
         let short = Segment { end: 5.0, ..seg };
         assert_eq!(split_at_sentences(short).len(), 1);
+    }
+
+    #[test]
+    fn loops_compress_far_better_than_speech() {
+        let speech = "France proposes to amend paragraph 3 by adding a reference to the \
+                      financial mechanism, and asks the secretariat to circulate the text.";
+        let looped = "Thank you, Chair. ".repeat(12);
+        assert!(compression_ratio(speech) < MAX_COMPRESSION_RATIO);
+        assert!(compression_ratio(&looped) > MAX_COMPRESSION_RATIO);
+        assert_eq!(compression_ratio(""), 0.0);
+    }
+
+    #[test]
+    fn fallback_follows_the_reference_rules() {
+        let q = |compression_ratio, avg_logprob, no_speech_prob| Quality {
+            compression_ratio,
+            avg_logprob,
+            no_speech_prob,
+        };
+        assert!(!q(1.5, -0.3, 0.1).needs_fallback());
+        assert!(q(3.0, -0.3, 0.1).needs_fallback(), "a loop is retried");
+        assert!(q(1.5, -1.4, 0.1).needs_fallback(), "a guess is retried");
+        assert!(
+            q(1.5, -1.4, 0.8).is_silence(),
+            "unsure text over silence is dropped"
+        );
+        assert!(!q(1.5, -1.4, 0.8).needs_fallback());
+        assert!(!q(1.5, -0.2, 0.8).is_silence(), "confident text is kept");
+        assert!(
+            q(3.0, -0.2, 0.8).needs_fallback(),
+            "a loop is retried even then"
+        );
     }
 }

