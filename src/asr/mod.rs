@@ -119,7 +119,7 @@ impl Whisper {
         // Fallback to higher temperatures is decided here, per chunk, by `Quality` (see
         // `AsrSession::transcribe_chunk`), not inside whisper.cpp: one place, one set of rules.
         params.set_temperature(temperature);
-        params.set_temperature_inc(0.2);
+        params.set_temperature_inc(0.0);
         if let Some(prompt) = opts.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
             params.set_initial_prompt(prompt);
         }

@@ -198,6 +198,18 @@ pub fn decode_stream(
         num_frames,
         mut info,
     } = open(path)?;
+    if let (Some(max), Some(announced)) = (opts.max_duration, info.announced_duration) {
+        // Refuse before any work when the header already says the file is too long.
+        if announced > max + 1.0 {
+            return Err(Error::input(
+                path,
+                format!(
+                    "longer than the limit of {max:.0} s (the header announces {announced:.0} s; \
+                     raise the limit with --max-duration)"
+                ),
+            ));
+        }
+    }
     let mut decoder = codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .map_err(|e| Error::input(path, format!("cannot decode {}: {e}", codec_name(codec_id))))?;

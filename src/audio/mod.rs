@@ -15,16 +15,56 @@ pub use vad::{SileroVad, VadParams};
 /// The sample rate every stage works at.
 pub const SAMPLE_RATE: u32 = 16_000;
 
+/// Decode `input` straight into a 16-bit 16 kHz mono WAV file at `output` (atomically, holding
+/// no more than a packet of audio). Returns what the source was and how many samples came out.
+pub fn decode_to_wav(
+    input: &std::path::Path,
+    output: &std::path::Path,
+    opts: &DecodeOptions,
+) -> crate::Result<(SourceInfo, usize)> {
+    let mut failure: Option<crate::Error> = None;
+    let mut result = None;
+    let written = crate::fsutil::write_atomic_with(output, |file| {
+        let mut w = hound::WavWriter::new(std::io::BufWriter::new(file), wav_spec())
+            .map_err(std::io::Error::other)?;
+        let mut count = 0usize;
+        let decoded = decode_stream(input, opts, |block| {
+            count += block.len();
+            for &v in block {
+                w.write_sample((v.clamp(-1.0, 1.0) * 32767.0).round() as i16)
+                    .map_err(|e| crate::Error::output(output, e.to_string()))?;
+            }
+            Ok(())
+        });
+        match decoded {
+            Ok(info) => result = Some((info, count)),
+            Err(e) => {
+                failure = Some(e);
+                return Err(std::io::Error::other("decoding failed"));
+            }
+        }
+        w.finalize().map_err(std::io::Error::other)
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    written?;
+    Ok(result.expect("set when writing succeeded"))
+}
+
+fn wav_spec() -> hound::WavSpec {
+    hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    }
+}
+
 /// Write 16 kHz mono samples as a 16-bit PCM WAV file, atomically.
 pub fn write_wav(path: &std::path::Path, samples: &[f32]) -> crate::Result<()> {
     crate::fsutil::write_atomic_with(path, |file| {
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: SAMPLE_RATE,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::new(std::io::BufWriter::new(file), spec)
+        let mut w = hound::WavWriter::new(std::io::BufWriter::new(file), wav_spec())
             .map_err(std::io::Error::other)?;
         for &v in samples {
             w.write_sample((v.clamp(-1.0, 1.0) * 32767.0).round() as i16)
