@@ -370,9 +370,10 @@ impl AsrSession<'_> {
     ///
     /// A decoding that loops (compression ratio above 2.4) or guesses (mean log-probability
     /// under -1) is redone at temperatures 0.2, 0.4 ... 1.0; every attempt is made without
-    /// previous text as context. A chunk Whisper judges silent yields nothing, and when every
-    /// attempt fails, the attempt that does not loop and is most confident is kept (a chunk
-    /// where all of them loop yields nothing: a loop is invented text).
+    /// previous text as context. A chunk Whisper judges silent yields nothing. When every
+    /// attempt fails, the most confident one that does not loop is kept; if all of them loop,
+    /// the one that loops least, with each segment that merely repeats the one before it
+    /// removed (real sessions do repeat themselves: "Thank you, Chair." in every turn).
     pub fn transcribe_chunk(&mut self, samples: &[f32]) -> Result<Vec<Segment>> {
         self.stats.chunks += 1;
         if self.language.is_none() {
@@ -401,18 +402,30 @@ impl AsrSession<'_> {
             if !piece.quality.needs_fallback() {
                 return Ok(piece.segments);
             }
-            let better = match &best {
-                None => !piece.quality.is_loop(),
-                Some(b) => {
-                    !piece.quality.is_loop() && piece.quality.avg_logprob > b.quality.avg_logprob
-                }
+            // Rank the failures: any that does not loop beats any that does; then the most
+            // confident non-loop, or the loop that repeats itself least.
+            let rank = |q: &Quality| {
+                let score = if q.is_loop() {
+                    -q.compression_ratio
+                } else {
+                    q.avg_logprob
+                };
+                (!q.is_loop(), score)
             };
-            if better {
+            if best
+                .as_ref()
+                .is_none_or(|b| rank(&piece.quality) > rank(&b.quality))
+            {
                 best = Some(piece);
             }
         }
         self.stats.unresolved_chunks += 1;
-        Ok(best.map(|p| p.segments).unwrap_or_default())
+        let best = best.expect("at least one attempt was made");
+        Ok(if best.quality.is_loop() {
+            drop_repeated_segments(best.segments)
+        } else {
+            best.segments
+        })
     }
 
     /// The language: detected on the first chunk, given, or implied by the model. Before any
@@ -433,6 +446,26 @@ impl AsrSession<'_> {
             code,
         }
     }
+}
+
+/// Remove segments whose text repeats the previous segment's: what is left of a loop once the
+/// least looping decoding has been chosen.
+fn drop_repeated_segments(segments: Vec<Segment>) -> Vec<Segment> {
+    let key = |s: &Segment| {
+        s.text
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    let mut kept: Vec<Segment> = Vec::new();
+    for seg in segments {
+        if kept.last().is_some_and(|prev| key(prev) == key(&seg)) {
+            continue;
+        }
+        kept.push(seg);
+    }
+    kept
 }
 
 /// Called by whisper.cpp between graph computations: true stops the transcription.
@@ -580,6 +613,36 @@ mod tests {
         );
         let short = Segment { end: 5.0, ..seg };
         assert_eq!(split_at_sentences(short).len(), 1);
+    }
+
+    #[test]
+    fn repeated_segments_are_dropped_but_not_distinct_ones() {
+        let seg = |text: &str| Segment {
+            id: 0,
+            start: 0.0,
+            end: 1.0,
+            text: text.into(),
+            words: vec![],
+            avg_logprob: -0.1,
+            no_speech_prob: 0.0,
+            speaker: None,
+        };
+        let kept = drop_repeated_segments(vec![
+            seg("Thank you, Chair."),
+            seg("thank you chair"),
+            seg("Thank you, Chair."),
+            seg("Brazil has the floor."),
+            seg("Thank you, Chair."),
+        ]);
+        let texts: Vec<&str> = kept.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Thank you, Chair.",
+                "Brazil has the floor.",
+                "Thank you, Chair."
+            ]
+        );
     }
 
     #[test]

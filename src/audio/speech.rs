@@ -110,7 +110,7 @@ impl AudioWindow {
 
 enum Detector<'a> {
     Vad {
-        stream: VadStream<'a>,
+        stream: Box<VadStream<'a>>,
         segmenter: SpeechSegmenter,
     },
     /// No VAD: everything is speech, cut at the quietest moments.
@@ -132,7 +132,7 @@ impl<'a> SpeechChunker<'a> {
     pub fn new(vad: Option<(&'a SileroVad, VadParams)>) -> SpeechChunker<'a> {
         let detector = match vad {
             Some((model, params)) => Detector::Vad {
-                stream: model.stream(),
+                stream: Box::new(model.stream()),
                 segmenter: SpeechSegmenter::new(params),
             },
             None => Detector::Everything { emitted: 0 },
