@@ -103,13 +103,19 @@ fn run(args: RunArgs) -> i32 {
         match result {
             Ok(rep) => {
                 if !args.quiet {
+                    let speech = rep
+                        .speech
+                        .as_ref()
+                        .map(|s| format!("{:.1} s of speech, ", s.speech_s))
+                        .unwrap_or_default();
+                    // Speed as the bars show it: seconds of audio per second of work.
                     progress.println(&format!(
-                        "rapporteur: {} -> {} ({:.1} s of audio, {} words, {:.2}x real time)",
+                        "rapporteur: {} -> {} ({:.1} s of audio, {speech}{} words, {:.1}x real time)",
                         input.display(),
                         dir.display(),
                         rep.duration,
                         rep.words,
-                        rep.timings.real_time_factor
+                        1.0 / rep.timings.real_time_factor.max(1e-9)
                     ));
                 }
                 if args.json {

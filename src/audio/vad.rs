@@ -334,9 +334,10 @@ impl SpeechSegmenter {
     pub fn push(&mut self, probs: &[f32]) -> Vec<Range<usize>> {
         let p = self.params.clone();
         let min_silence = VadParams::samples(p.min_silence_ms);
-        let max_speech = (p.max_speech_s * SAMPLE_RATE as f32) as usize
-            - FRAME
-            - 2 * VadParams::samples(p.pad_ms);
+        // Leave room for the padding both sides; never less than a frame, however large it is.
+        let max_speech = ((p.max_speech_s * SAMPLE_RATE as f32) as usize)
+            .saturating_sub(FRAME + 2 * VadParams::samples(p.pad_ms))
+            .max(FRAME);
         // A pause this long inside speech is a place to cut an over-long span.
         let min_cut_pause = VadParams::samples(98);
         let mut out = Vec::new();
