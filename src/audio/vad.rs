@@ -267,7 +267,10 @@ impl Default for VadParams {
 impl VadParams {
     pub fn validate(&self) -> std::result::Result<(), String> {
         if !(0.0..=1.0).contains(&self.threshold) || !(0.0..=1.0).contains(&self.neg_threshold) {
-            return Err("VAD thresholds must lie between 0 and 1".into());
+            return Err(format!(
+                "--vad-threshold ({}) and --vad-neg-threshold ({}) must lie between 0 and 1",
+                self.threshold, self.neg_threshold
+            ));
         }
         if self.neg_threshold > self.threshold {
             return Err(format!(
