@@ -211,4 +211,25 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Diarization error rate of a hypothesis RTTM against a reference RTTM (md-eval rules).
+    Der {
+        /// Reference RTTM.
+        #[arg(long = "ref", value_name = "FILE")]
+        reference: PathBuf,
+        /// Hypothesis RTTM (e.g. speakers.rttm from `run`).
+        #[arg(long = "hyp", value_name = "FILE")]
+        hypothesis: PathBuf,
+        /// Seconds around each reference boundary left unscored.
+        #[arg(long, default_value_t = 0.25)]
+        collar: f64,
+        /// Do not score where the reference has overlapping speakers.
+        #[arg(long)]
+        ignore_overlap: bool,
+        /// Scoring regions (UEM: file channel start end); default: the extent of the turns.
+        #[arg(long, value_name = "FILE")]
+        uem: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

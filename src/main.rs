@@ -345,6 +345,57 @@ fn eval_command(cmd: EvalCommand) -> Result<(), Error> {
             }
             Ok(())
         }
+        EvalCommand::Der {
+            reference,
+            hypothesis,
+            collar,
+            ignore_overlap,
+            uem,
+            json,
+        } => {
+            use rapporteur::eval::der;
+            if !(0.0..=5.0).contains(&collar) {
+                return Err(Error::usage("--collar must be between 0 and 5 seconds"));
+            }
+            let parse = |path: &PathBuf| {
+                der::parse_rttm(&read_text(path)?)
+                    .map_err(|e| Error::input(path, format!("not an RTTM file: {e}")))
+            };
+            let r = parse(&reference)?;
+            let h = parse(&hypothesis)?;
+            if r.is_empty() {
+                return Err(Error::input(&reference, "no SPEAKER turns"));
+            }
+            let uem = match &uem {
+                Some(path) => Some(
+                    der::parse_uem(&read_text(path)?)
+                        .map_err(|e| Error::input(path, format!("not a UEM file: {e}")))?,
+                ),
+                None => None,
+            };
+            let opts = der::DerOptions {
+                collar,
+                ignore_overlap,
+                uem,
+            };
+            let s = der::der(&r, &h, &opts);
+            if json {
+                let mut v = serde_json::to_value(s).unwrap();
+                v["der"] = s.der().into();
+                println!("{v}");
+            } else {
+                let pct = |x: f64| 100.0 * x / s.scored_speech.max(1e-9);
+                println!(
+                    "DER {:.3} % (missed {:.3} %, false alarm {:.3} %, confusion {:.3} %; {:.1} s of scored speech)",
+                    s.der() * 100.0,
+                    pct(s.missed),
+                    pct(s.false_alarm),
+                    pct(s.confusion),
+                    s.scored_speech
+                );
+            }
+            Ok(())
+        }
     }
 }
 

@@ -1,3 +1,4 @@
 //! Evaluation measures used by `rapporteur eval`, the tests and the benchmarks.
 
+pub mod der;
 pub mod wer;
