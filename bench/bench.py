@@ -90,7 +90,8 @@ def bench_faster_whisper(items, ct2_dir, threads, beam, repeat):
 
 # (label, extra flags) of the rapporteur configurations compared; the first is the default.
 CONFIGS = [
-    ("rapporteur default (q8_0, beam 5)", []),
+    ("rapporteur default (q8_0, beam 5, VAD)", []),
+    ("rapporteur default without VAD", ["--no-vad"]),
     ("rapporteur q8_0, greedy", ["--beam-size", "1"]),
     ("rapporteur q4_0, beam 5", ["-m", "tiny.en-q4_0"]),
     ("rapporteur q4_0, greedy", ["-m", "tiny.en-q4_0", "--beam-size", "1"]),
