@@ -13,6 +13,7 @@ pub mod models;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
+pub mod speakers;
 pub mod transcript;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,3 @@
+//! Speakers: the GE2E speaker encoder (candle) and, later, clustering and enrolled voices.
+
+pub mod torch_legacy;
