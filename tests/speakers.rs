@@ -50,3 +50,68 @@ fn other_files_are_refused_with_a_reason() {
     let err = read_state_dict(&cut, Some("model_state")).unwrap_err();
     assert!(err.contains("truncated"), "{err}");
 }
+
+#[test]
+fn ge2e_port_matches_resemblyzer() {
+    use rapporteur::speakers::ge2e::Ge2e;
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/speakers/ge2e.reference.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let wav = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/B_der/pyannote_sample/sample.wav");
+    assert!(wav.exists(), "shared data missing: {}", wav.display());
+    let mut r = hound::WavReader::open(&wav).unwrap();
+    let mut samples: Vec<f32> = r
+        .samples::<i16>()
+        .map(|s| s.unwrap() as f32 / 32768.0)
+        .take(8 * 16_000)
+        .collect();
+    assert_eq!(samples.len() as u64, fixture["samples"].as_u64().unwrap());
+    samples.resize(fixture["padded_samples"].as_u64().unwrap() as usize, 0.0);
+
+    let model = rapporteur::models::resolve_packaged("ge2e").unwrap();
+    let enc = Ge2e::load(&model.file("pretrained.pt")).unwrap();
+    let mel = enc.mel(&samples);
+    assert_eq!(mel.len() as u64, fixture["mel_frames"].as_u64().unwrap());
+    for probe in fixture["mel_probe"].as_array().unwrap() {
+        let (i, j) = (
+            probe[0].as_u64().unwrap() as usize,
+            probe[1].as_u64().unwrap() as usize,
+        );
+        let want = probe[2].as_f64().unwrap() as f32;
+        assert!(
+            (mel[i][j] - want).abs() <= 1e-4 * want.abs().max(1e-3),
+            "mel[{i}][{j}] = {} vs {want}",
+            mel[i][j]
+        );
+    }
+    let windows: Vec<&[[f32; 40]]> = fixture["mel_slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &mel[s[0].as_u64().unwrap() as usize..s[1].as_u64().unwrap() as usize])
+        .collect();
+    let ours = enc.embed_windows(&windows).unwrap();
+    let theirs = fixture["partials"].as_array().unwrap();
+    assert_eq!(ours.len(), theirs.len());
+    let mut worst = 1.0f32;
+    for (a, b) in ours.iter().zip(theirs) {
+        let b: Vec<f32> = b
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let cos = a.iter().zip(&b).map(|(x, y)| x * y).sum::<f32>()
+            / (a.iter().map(|x| x * x).sum::<f32>().sqrt()
+                * b.iter().map(|x| x * x).sum::<f32>().sqrt());
+        worst = worst.min(cos);
+    }
+    eprintln!("lowest cosine to resemblyzer: {worst}");
+    assert!(worst >= 0.999, "lowest cosine {worst}");
+}
