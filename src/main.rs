@@ -93,14 +93,7 @@ fn run(args: RunArgs) -> i32 {
     let progress = Progress::new(args.progress, args.quiet, args.inputs.len());
     let mut exit = 0;
     for (input, dir) in args.inputs.iter().zip(&dirs) {
-        let announced = rapporteur::audio::probe_info(input)
-            .ok()
-            .and_then(|i| i.announced_duration);
-        let mut input_progress = progress.input(input, announced);
-        let result = pipeline.process(input, dir, &mut input_progress);
-        input_progress.finish(result.is_ok());
-        drop(input_progress);
-        match result {
+        match pipeline.process(input, dir, &progress) {
             Ok(rep) => {
                 if !args.quiet {
                     let speech = rep

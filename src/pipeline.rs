@@ -8,12 +8,14 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::asr::{AsrOptions, LoadOptions, Whisper};
-use crate::audio::{self, DecodeOptions, SileroVad, SpeechChunk, SpeechChunker, VadParams};
+use crate::audio::{
+    self, DecodeOptions, OpenedRecording, SileroVad, SpeechChunk, SpeechChunker, VadParams,
+};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::models::{self, PackagedModel, ResolvedModel};
 use crate::output::{self, Format};
-use crate::progress::{InputProgress, Stage};
+use crate::progress::{InputProgress, Progress, Stage};
 use crate::transcript::{ModelRef, Segment, Source, SpeechReport, Transcript, TRANSCRIPT_SCHEMA};
 
 /// Everything `run` needs to know besides the inputs.
@@ -86,14 +88,17 @@ impl Pipeline {
         &self.model
     }
 
-    /// Transcribe a recording without writing anything. Decoding, voice activity detection
-    /// and transcription run as one stream: each chunk of speech is transcribed as soon as it
-    /// is complete, so only about a chunk of audio is ever held, whatever the duration.
+    /// Transcribe an opened recording without writing anything. Decoding, voice activity
+    /// detection and transcription run as one stream: each chunk of speech is transcribed as
+    /// soon as it is complete, so only about a chunk of audio is ever held, whatever the
+    /// duration.
     pub fn transcribe(
         &self,
-        input: &Path,
+        recording: OpenedRecording,
         progress: &mut InputProgress,
     ) -> Result<(Transcript, Timings)> {
+        let input = recording.path().to_path_buf();
+        let input = input.as_path();
         let started = Instant::now();
         let mut session = self.whisper.session(&self.opts.asr)?;
         let vad = self.vad.as_ref().map(|(model, _)| {
@@ -120,7 +125,7 @@ impl Pipeline {
             Ok(t.elapsed().as_secs_f64())
         };
 
-        let info = audio::decode_stream(input, &self.opts.decode, |block| {
+        let info = recording.decode(&self.opts.decode, |block| {
             decoded += block.len();
             progress.update(Stage::Decode, decoded as f64 / sr);
             let t = Instant::now();
@@ -187,15 +192,31 @@ impl Pipeline {
         Ok((transcript, timings))
     }
 
-    /// Transcribe `input` and write every requested format into `out_dir` (created if needed).
-    /// The folder appears with all its files or not at all.
-    pub fn process(
+    /// Transcribe `input` and write every requested format into `out_dir` (created if needed),
+    /// reporting to `progress`. The folder appears with all its files or not at all.
+    pub fn process(&self, input: &Path, out_dir: &Path, progress: &Progress) -> Result<RunReport> {
+        // Opened once: its header gives the progress bars their length before decoding starts.
+        let recording = audio::open_recording(input);
+        let announced = recording
+            .as_ref()
+            .ok()
+            .and_then(|r| r.info().announced_duration);
+        let mut input_progress = progress.input(input, announced);
+        let result =
+            recording.and_then(|r| self.transcribe_and_write(r, out_dir, &mut input_progress));
+        input_progress.finish(result.is_ok());
+        result
+    }
+
+    fn transcribe_and_write(
         &self,
-        input: &Path,
+        recording: OpenedRecording,
         out_dir: &Path,
         progress: &mut InputProgress,
     ) -> Result<RunReport> {
-        let (transcript, mut timings) = self.transcribe(input, progress)?;
+        let input = recording.path().to_path_buf();
+        let input = input.as_path();
+        let (transcript, mut timings) = self.transcribe(recording, progress)?;
         crate::interrupt::check()?;
         let t2 = Instant::now();
         let files = write_output_dir(&transcript, out_dir, &self.opts.formats, input)?;

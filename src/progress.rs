@@ -160,7 +160,6 @@ impl Progress {
             bars,
             started: Instant::now(),
             last_json: [None; 3],
-            done: [0.0; 3],
             finished: [false; 3],
             overall: self.overall.clone(),
         };
@@ -212,7 +211,6 @@ pub struct InputProgress {
     bars: Vec<ProgressBar>,
     started: Instant,
     last_json: [Option<Instant>; 3],
-    done: [f64; 3],
     finished: [bool; 3],
     overall: Option<ProgressBar>,
 }
@@ -224,7 +222,6 @@ impl InputProgress {
         if self.finished[i] {
             return;
         }
-        self.done[i] = done_s;
         let elapsed = self.started.elapsed().as_secs_f64();
         let speed = if elapsed > 0.0 { done_s / elapsed } else { 0.0 };
         let eta = match self.total_s {

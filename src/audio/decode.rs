@@ -73,13 +73,10 @@ pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<DecodedAudio> {
     Ok(DecodedAudio { samples, info })
 }
 
-/// Read only the container and codec description (no decoding).
-pub fn probe_info(path: &Path) -> Result<SourceInfo> {
-    let opened = open(path)?;
-    Ok(opened.info)
-}
-
-struct Opened {
+/// A recording whose container and codec have been read, ready to decode: what it is (and
+/// how long it says it is) is known before any audio is decoded, from a single open.
+pub struct OpenedRecording {
+    path: std::path::PathBuf,
     format: Box<dyn symphonia::core::formats::FormatReader>,
     track_id: u32,
     codec_id: AudioCodecId,
@@ -88,7 +85,8 @@ struct Opened {
     info: SourceInfo,
 }
 
-fn open(path: &Path) -> Result<Opened> {
+/// Open `path` and read its container and codec description (no decoding yet).
+pub fn open_recording(path: &Path) -> Result<OpenedRecording> {
     let meta = std::fs::metadata(path).map_err(|e| Error::input(path, io_cause(&e)))?;
     if meta.is_dir() {
         return Err(Error::input(path, "is a directory, not a recording"));
@@ -173,7 +171,8 @@ fn open(path: &Path) -> Result<Opened> {
         channels,
         announced_duration,
     };
-    Ok(Opened {
+    Ok(OpenedRecording {
+        path: path.to_path_buf(),
         track_id: track.id,
         num_frames: track.num_frames,
         codec_id,
@@ -188,113 +187,135 @@ fn open(path: &Path) -> Result<Opened> {
 pub fn decode_stream(
     path: &Path,
     opts: &DecodeOptions,
-    mut sink: impl FnMut(&[f32]) -> Result<()>,
+    sink: impl FnMut(&[f32]) -> Result<()>,
 ) -> Result<SourceInfo> {
-    let Opened {
-        mut format,
-        track_id,
-        codec_id,
-        params,
-        num_frames,
-        mut info,
-    } = open(path)?;
-    if let (Some(max), Some(announced)) = (opts.max_duration, info.announced_duration) {
-        // Refuse before any work when the header already says the file is too long.
-        if announced > max + 1.0 {
-            return Err(Error::input(
-                path,
-                format!(
+    open_recording(path)?.decode(opts, sink)
+}
+
+impl OpenedRecording {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    /// Decode, handing 16 kHz mono blocks to `sink` as they are produced. An error from
+    /// `sink` stops decoding and is returned.
+    pub fn decode(
+        self,
+        opts: &DecodeOptions,
+        mut sink: impl FnMut(&[f32]) -> Result<()>,
+    ) -> Result<SourceInfo> {
+        let OpenedRecording {
+            path,
+            mut format,
+            track_id,
+            codec_id,
+            params,
+            num_frames,
+            mut info,
+        } = self;
+        let path = path.as_path();
+        if let (Some(max), Some(announced)) = (opts.max_duration, info.announced_duration) {
+            // Refuse before any work when the header already says the file is too long.
+            if announced > max + 1.0 {
+                return Err(Error::input(
+                    path,
+                    format!(
                     "longer than the limit of {max:.0} s (the header announces {announced:.0} s; \
                      raise the limit with --max-duration)"
                 ),
-            ));
-        }
-    }
-    let mut decoder = codecs()
-        .make_audio_decoder(&params, &AudioDecoderOptions::default())
-        .map_err(|e| Error::input(path, format!("cannot decode {}: {e}", codec_name(codec_id))))?;
-
-    let mut resampler: Option<MonoResampler> = None;
-    let mut interleaved: Vec<f32> = Vec::new();
-    let mut mono: Vec<f32> = Vec::new();
-    let mut block: Vec<f32> = Vec::new();
-    let mut frames_in: u64 = 0;
-    let mut packets = 0u64;
-    let mut bad_packets = 0u64;
-    let mut produced: u64 = 0;
-    let max_samples = opts.max_duration.map(|d| (d * SAMPLE_RATE as f64) as u64);
-    let mut truncated = false;
-
-    loop {
-        crate::interrupt::check()?;
-        let packet = match format.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                truncated = true;
-                break;
+                ));
             }
-            Err(SymError::ResetRequired) => break,
-            Err(SymError::DecodeError(msg)) if packets > 0 => {
-                // A damaged region inside a stream: count it, keep going.
-                bad_packets += 1;
-                if bad_packets > 64 && bad_packets * 2 > packets {
-                    return Err(Error::input(path, format!("too damaged to decode ({msg})")));
+        }
+        let mut decoder = codecs()
+            .make_audio_decoder(&params, &AudioDecoderOptions::default())
+            .map_err(|e| {
+                Error::input(path, format!("cannot decode {}: {e}", codec_name(codec_id)))
+            })?;
+
+        let mut resampler: Option<MonoResampler> = None;
+        let mut interleaved: Vec<f32> = Vec::new();
+        let mut mono: Vec<f32> = Vec::new();
+        let mut block: Vec<f32> = Vec::new();
+        let mut frames_in: u64 = 0;
+        let mut packets = 0u64;
+        let mut bad_packets = 0u64;
+        let mut produced: u64 = 0;
+        let max_samples = opts.max_duration.map(|d| (d * SAMPLE_RATE as f64) as u64);
+        let mut truncated = false;
+
+        loop {
+            crate::interrupt::check()?;
+            let packet = match format.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    truncated = true;
+                    break;
                 }
+                Err(SymError::ResetRequired) => break,
+                Err(SymError::DecodeError(msg)) if packets > 0 => {
+                    // A damaged region inside a stream: count it, keep going.
+                    bad_packets += 1;
+                    if bad_packets > 64 && bad_packets * 2 > packets {
+                        return Err(Error::input(path, format!("too damaged to decode ({msg})")));
+                    }
+                    continue;
+                }
+                Err(e) => return Err(Error::input(path, format!("cannot read the stream: {e}"))),
+            };
+            if packet.track_id != track_id {
                 continue;
             }
-            Err(e) => return Err(Error::input(path, format!("cannot read the stream: {e}"))),
-        };
-        if packet.track_id != track_id {
-            continue;
-        }
-        packets += 1;
-        let buf = match decoder.decode(&packet) {
-            Ok(buf) => buf,
-            Err(SymError::DecodeError(msg)) | Err(SymError::Unsupported(msg)) => {
-                bad_packets += 1;
-                if bad_packets > 64 && bad_packets * 2 > packets {
-                    return Err(Error::input(path, format!("too damaged to decode ({msg})")));
+            packets += 1;
+            let buf = match decoder.decode(&packet) {
+                Ok(buf) => buf,
+                Err(SymError::DecodeError(msg)) | Err(SymError::Unsupported(msg)) => {
+                    bad_packets += 1;
+                    if bad_packets > 64 && bad_packets * 2 > packets {
+                        return Err(Error::input(path, format!("too damaged to decode ({msg})")));
+                    }
+                    continue;
                 }
+                Err(SymError::IoError(e)) => {
+                    return Err(Error::input(path, format!("cannot decode: {e}")))
+                }
+                Err(e) => return Err(Error::input(path, format!("cannot decode: {e}"))),
+            };
+            let spec = buf.spec();
+            let channels = spec.channels().count().max(1);
+            let rate = spec.rate();
+            if rate == 0 {
+                return Err(Error::input(
+                    path,
+                    "the stream declares a sample rate of 0 Hz",
+                ));
+            }
+            if info.sample_rate == 0 {
+                info.sample_rate = rate;
+            }
+            if info.channels == 0 {
+                info.channels = channels as u32;
+            }
+            let frames = buf.frames();
+            if frames == 0 {
                 continue;
             }
-            Err(SymError::IoError(e)) => {
-                return Err(Error::input(path, format!("cannot decode: {e}")))
-            }
-            Err(e) => return Err(Error::input(path, format!("cannot decode: {e}"))),
-        };
-        let spec = buf.spec();
-        let channels = spec.channels().count().max(1);
-        let rate = spec.rate();
-        if rate == 0 {
-            return Err(Error::input(
-                path,
-                "the stream declares a sample rate of 0 Hz",
-            ));
-        }
-        if info.sample_rate == 0 {
-            info.sample_rate = rate;
-        }
-        if info.channels == 0 {
-            info.channels = channels as u32;
-        }
-        let frames = buf.frames();
-        if frames == 0 {
-            continue;
-        }
-        interleaved.clear();
-        buf.copy_to_vec_interleaved(&mut interleaved);
-        mono.clear();
-        mono.extend(interleaved.chunks_exact(channels).map(|frame| {
-            let sum: f32 = frame
-                .iter()
-                .map(|v| if v.is_finite() { *v } else { 0.0 })
-                .sum();
-            sum / channels as f32
-        }));
-        frames_in += frames as u64;
-        let rs =
-            match resampler.as_mut() {
+            interleaved.clear();
+            buf.copy_to_vec_interleaved(&mut interleaved);
+            mono.clear();
+            mono.extend(interleaved.chunks_exact(channels).map(|frame| {
+                let sum: f32 = frame
+                    .iter()
+                    .map(|v| if v.is_finite() { *v } else { 0.0 })
+                    .sum();
+                sum / channels as f32
+            }));
+            frames_in += frames as u64;
+            let rs = match resampler.as_mut() {
                 Some(r) if r.input_rate() == rate => r,
                 Some(_) => {
                     return Err(Error::input(
@@ -306,67 +327,68 @@ pub fn decode_stream(
                     Error::input(path, format!("cannot resample from {rate} Hz: {e}"))
                 })?),
             };
-        block.clear();
-        rs.push(&mono, |out| block.extend_from_slice(out));
-        produced += block.len() as u64;
-        if !block.is_empty() {
-            sink(&block)?;
-        }
-        if let Some(max) = max_samples {
-            if produced > max {
-                return Err(Error::input(
-                    path,
-                    format!(
-                        "longer than the limit of {:.0} s (raise it with --max-duration)",
-                        opts.max_duration.unwrap_or(0.0)
-                    ),
-                ));
+            block.clear();
+            rs.push(&mono, |out| block.extend_from_slice(out));
+            produced += block.len() as u64;
+            if !block.is_empty() {
+                sink(&block)?;
+            }
+            if let Some(max) = max_samples {
+                if produced > max {
+                    return Err(Error::input(
+                        path,
+                        format!(
+                            "longer than the limit of {:.0} s (raise it with --max-duration)",
+                            opts.max_duration.unwrap_or(0.0)
+                        ),
+                    ));
+                }
             }
         }
-    }
-    if let Some(rs) = resampler.as_mut() {
-        block.clear();
-        rs.finish(|out| block.extend_from_slice(out));
-        if !block.is_empty() {
-            sink(&block)?;
+        if let Some(rs) = resampler.as_mut() {
+            block.clear();
+            rs.finish(|out| block.extend_from_slice(out));
+            if !block.is_empty() {
+                sink(&block)?;
+            }
         }
-    }
-    let seconds = |frames: u64| frames as f64 / info.sample_rate.max(1) as f64;
-    if truncated {
-        return Err(Error::input(
-            path,
-            format!(
-                "truncated: the stream ends in the middle of a packet after {:.1} s of audio",
-                seconds(frames_in)
-            ),
-        ));
-    }
-    if let Some(expected) = num_frames {
-        // Containers that state their length (WAV, FLAC, MP3 with a Xing/LAME header, MP4) let
-        // us notice a file cut at a packet boundary. Allow for encoder padding and delay.
-        let slack = (info.sample_rate as u64 / 10).max(4096);
-        if frames_in + slack < expected {
+        let seconds = |frames: u64| frames as f64 / info.sample_rate.max(1) as f64;
+        if truncated {
             return Err(Error::input(
                 path,
                 format!(
-                    "truncated: the header announces {:.1} s but only {:.1} s of audio is present",
-                    seconds(expected),
+                    "truncated: the stream ends in the middle of a packet after {:.1} s of audio",
                     seconds(frames_in)
                 ),
             ));
         }
+        if let Some(expected) = num_frames {
+            // Containers that state their length (WAV, FLAC, MP3 with a Xing/LAME header, MP4) let
+            // us notice a file cut at a packet boundary. Allow for encoder padding and delay.
+            let slack = (info.sample_rate as u64 / 10).max(4096);
+            if frames_in + slack < expected {
+                return Err(Error::input(
+                    path,
+                    format!(
+                    "truncated: the header announces {:.1} s but only {:.1} s of audio is present",
+                    seconds(expected),
+                    seconds(frames_in)
+                ),
+                ));
+            }
+        }
+        if frames_in == 0 {
+            return Err(if bad_packets > 0 {
+                Error::input(
+                    path,
+                    "no packet could be decoded: the audio data is corrupt",
+                )
+            } else {
+                Error::input(path, "contains no audio samples")
+            });
+        }
+        Ok(info)
     }
-    if frames_in == 0 {
-        return Err(if bad_packets > 0 {
-            Error::input(
-                path,
-                "no packet could be decoded: the audio data is corrupt",
-            )
-        } else {
-            Error::input(path, "contains no audio samples")
-        });
-    }
-    Ok(info)
 }
 
 fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {

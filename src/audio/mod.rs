@@ -7,7 +7,10 @@ mod speech;
 pub mod vad;
 
 pub use chunk::split_at_pauses;
-pub use decode::{decode_file, decode_stream, probe_info, DecodeOptions, DecodedAudio, SourceInfo};
+pub use decode::{
+    decode_file, decode_stream, open_recording, DecodeOptions, DecodedAudio, OpenedRecording,
+    SourceInfo,
+};
 pub use resample::MonoResampler;
 pub use speech::{SpeechChunk, SpeechChunker, MAX_CHUNK_S};
 pub use vad::{SileroVad, VadParams};
