@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Transcribe one or more recordings into a folder of results per recording.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Decode a recording to the 16 kHz mono WAV the recogniser hears.
     Decode {
         input: PathBuf,
@@ -38,6 +38,50 @@ pub enum Command {
     /// Evaluation helpers.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Enrol, list or remove the voices speakers are named after.
+    #[command(subcommand)]
+    Voices(VoicesCommand),
+    /// Rename speakers in a finished output folder (transcript.json and every file beside it).
+    Relabel {
+        /// A folder written by `run` (holding transcript.json).
+        dir: PathBuf,
+        /// Names file: lines like `S1 = "France"` or
+        /// `S2 = { name = "Ambassador Okafor", delegation = "Nigeria" }`.
+        #[arg(long, value_name = "FILE")]
+        names: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VoicesCommand {
+    /// Enrol a voice from one or more recordings of that person speaking alone.
+    Add {
+        /// Name the speaker will be given in transcripts (e.g. the delegation, or a person).
+        name: String,
+        /// Recordings of this voice (any format `run` reads); speech is found automatically.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Delegation this voice speaks for.
+        #[arg(long, value_name = "NAME")]
+        delegation: Option<String>,
+        /// Voice folder [default: $RAPPORTEUR_VOICES, else the platform data folder].
+        #[arg(long, value_name = "DIR")]
+        voices: Option<PathBuf>,
+    },
+    /// Show the enrolled voices.
+    List {
+        #[arg(long, value_name = "DIR")]
+        voices: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget an enrolled voice.
+    Remove {
+        name: String,
+        #[arg(long, value_name = "DIR")]
+        voices: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -70,8 +114,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub glossary: Option<PathBuf>,
 
-    /// Output formats, comma-separated.
-    #[arg(short, long, value_delimiter = ',', default_value = "json,srt,vtt,txt")]
+    /// Output formats, comma-separated [default: json,srt,vtt,txt, and rttm unless
+    /// --no-diarize]. `rttm` alone skips transcription.
+    #[arg(short, long, value_delimiter = ',')]
     pub format: Vec<Format>,
 
     /// Print one JSON result per input on stdout (messages stay on stderr).
@@ -158,6 +203,58 @@ pub struct RunArgs {
         help_heading = "Voice activity"
     )]
     pub vad_max_speech: f32,
+
+    /// Do not find out who spoke when.
+    #[arg(long, help_heading = "Speakers")]
+    pub no_diarize: bool,
+
+    /// Exactly this many speakers.
+    #[arg(long, value_name = "N", help_heading = "Speakers", conflicts_with_all = ["min_speakers", "max_speakers"])]
+    pub speakers: Option<usize>,
+
+    /// At least this many speakers.
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Speakers")]
+    pub min_speakers: usize,
+
+    /// At most this many speakers.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20,
+        help_heading = "Speakers"
+    )]
+    pub max_speakers: usize,
+
+    /// Voices closer than this cosine distance are one speaker (lower finds more speakers).
+    #[arg(long, value_name = "D", help_heading = "Speakers")]
+    pub speaker_threshold: Option<f32>,
+
+    /// Enrolled voices to name speakers after [default: $RAPPORTEUR_VOICES, else the
+    /// platform data folder, when it has any].
+    #[arg(long, value_name = "DIR", help_heading = "Speakers")]
+    pub voices: Option<PathBuf>,
+
+    /// Cosine similarity a speaker needs to take an enrolled voice's name.
+    #[arg(long, value_name = "S", help_heading = "Speakers")]
+    pub voice_threshold: Option<f32>,
+
+    /// Rename speakers: a TOML file of lines like `S1 = "France"`.
+    #[arg(long, value_name = "FILE", help_heading = "Speakers")]
+    pub names: Option<PathBuf>,
+
+    /// Give both speakers this many seconds on each side of a change of speaker, as
+    /// overlapped speech (meetings with much cross-talk; 0 = off).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0.0,
+        help_heading = "Speakers"
+    )]
+    pub overlap_at_changes: f64,
+
+    /// Speech probability at which speech starts, for diarization.
+    #[arg(long, value_name = "P", help_heading = "Speakers")]
+    pub speaker_vad_threshold: Option<f32>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,23 +8,28 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, EvalCommand, ModelsCommand, RunArgs};
+use cli::{Cli, Command, EvalCommand, ModelsCommand, RunArgs, VoicesCommand};
 use rapporteur::asr::{AsrOptions, LoadOptions};
 use rapporteur::audio::{DecodeOptions, VadParams};
 use rapporteur::error::io_cause;
 use rapporteur::models::{self, FetchOptions, Quantization};
-use rapporteur::pipeline::{self, Pipeline, RunOptions};
+use rapporteur::output::Format;
+use rapporteur::pipeline::{self, DiarizeOptions, Pipeline, RunOptions};
 use rapporteur::progress::Progress;
+use rapporteur::speakers::names::Names;
+use rapporteur::speakers::VoiceStore;
 use rapporteur::{Error, ErrorKind};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     rapporteur::interrupt::install_handler();
     let code = match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
         Command::Decode { input, output } => report(decode_command(&input, &output)),
         Command::Models(cmd) => report(models_command(cmd)),
         Command::Eval(cmd) => report(eval_command(cmd)),
+        Command::Voices(cmd) => report(voices_command(cmd)),
+        Command::Relabel { dir, names } => report(relabel_command(&dir, &names)),
     };
     ExitCode::from(code as u8)
 }
@@ -63,7 +68,15 @@ fn run(args: RunArgs) -> i32 {
         load: LoadOptions {
             flash_attn: args.flash_attn,
         },
-        formats: dedup(args.format.clone()),
+        formats: if args.format.is_empty() {
+            let mut f = vec![Format::Json, Format::Srt, Format::Vtt, Format::Txt];
+            if !args.no_diarize {
+                f.push(Format::Rttm);
+            }
+            f
+        } else {
+            dedup(args.format.clone())
+        },
         decode: DecodeOptions {
             max_duration: args.max_duration,
         },
@@ -77,7 +90,15 @@ fn run(args: RunArgs) -> i32 {
             pad_ms: args.vad_pad_ms,
             max_speech_s: args.vad_max_speech,
         }),
+        diarize: None,
     };
+    let mut opts = opts;
+    if !args.no_diarize {
+        match diarize_options(&args) {
+            Ok(d) => opts.diarize = Some(d),
+            Err(e) => return report(Err(e)),
+        }
+    }
     // The output root must be writable before any time is spent transcribing.
     if let Err(e) = ensure_writable_dir(&args.output) {
         for input in &args.inputs {
@@ -89,6 +110,11 @@ fn run(args: RunArgs) -> i32 {
         Ok(p) => p,
         Err(e) => return report(Err(e)),
     };
+    if !args.quiet {
+        for w in pipeline.warnings() {
+            eprintln!("rapporteur: {w}");
+        }
+    }
     let dirs = pipeline::output_dirs(&args.inputs, &args.output);
     let progress = Progress::new(args.progress, args.quiet, args.inputs.len());
     let mut exit = 0;
@@ -101,9 +127,17 @@ fn run(args: RunArgs) -> i32 {
                         .as_ref()
                         .map(|s| format!("{:.1} s of speech, ", s.speech_s))
                         .unwrap_or_default();
+                    let speakers = match rep.speakers.len() {
+                        0 => String::new(),
+                        n => format!(
+                            "{n} speaker{} ({}), ",
+                            if n == 1 { "" } else { "s" },
+                            rep.speakers.join(", ")
+                        ),
+                    };
                     // Speed as the bars show it: seconds of audio per second of work.
                     progress.println(&format!(
-                        "rapporteur: {} -> {} ({:.1} s of audio, {speech}{} words, {:.1}x real time)",
+                        "rapporteur: {} -> {} ({:.1} s of audio, {speech}{speakers}{} words, {:.1}x real time)",
                         input.display(),
                         dir.display(),
                         rep.duration,
@@ -130,6 +164,117 @@ fn run(args: RunArgs) -> i32 {
         }
     }
     exit
+}
+
+fn diarize_options(args: &RunArgs) -> Result<DiarizeOptions, Error> {
+    let mut d = DiarizeOptions::default();
+    d.params.speakers = args.speakers;
+    d.params.min_speakers = args.min_speakers;
+    d.params.max_speakers = args.max_speakers;
+    if let Some(t) = args.speaker_threshold {
+        d.params.threshold = t;
+    }
+    d.params.overlap_at_changes_s = args.overlap_at_changes;
+    if let Some(t) = args.speaker_vad_threshold {
+        d.vad.threshold = t;
+        d.vad.neg_threshold = (t - 0.15).max(0.01);
+    }
+    if let Some(t) = args.voice_threshold {
+        if !(-1.0..=1.0).contains(&t) {
+            return Err(Error::usage(format!(
+                "--voice-threshold ({t}) must lie between -1 and 1 (a cosine similarity)"
+            )));
+        }
+        d.match_threshold = t;
+    }
+    d.voices = args.voices.clone();
+    if let Some(path) = &args.names {
+        d.names =
+            Some(Names::load(path).map_err(|e| Error::new(ErrorKind::Usage, Some(path), e.cause))?);
+    }
+    Ok(d)
+}
+
+fn voices_command(cmd: VoicesCommand) -> Result<(), Error> {
+    match cmd {
+        VoicesCommand::Add {
+            name,
+            files,
+            delegation,
+            voices,
+        } => {
+            let store = VoiceStore::at(voices.as_deref());
+            let voice =
+                pipeline::enrol_voice(&name, delegation, &files, &DecodeOptions::default())?;
+            let replaced = store
+                .load_all(None)
+                .map(|all| all.iter().any(|v| v.name.eq_ignore_ascii_case(&voice.name)))
+                .unwrap_or(false);
+            let path = store.add(&voice)?;
+            eprintln!(
+                "rapporteur: {} voice {:?} from {:.1} s of speech ({} windows) -> {}",
+                if replaced { "replaced" } else { "enrolled" },
+                voice.name,
+                voice.speech_s,
+                voice.windows,
+                path.display()
+            );
+            Ok(())
+        }
+        VoicesCommand::List { voices, json } => {
+            let store = VoiceStore::at(voices.as_deref());
+            let all = store.load_all(None)?;
+            if json {
+                let list: Vec<serde_json::Value> = all
+                    .iter()
+                    .map(|v| {
+                        serde_json::json!({
+                            "name": v.name, "delegation": v.delegation, "speech_s": v.speech_s,
+                            "model": v.model, "model_sha256": v.model_sha256,
+                            "sources": v.sources,
+                        })
+                    })
+                    .collect();
+                println_flush(&serde_json::Value::from(list).to_string());
+            } else if all.is_empty() {
+                eprintln!(
+                    "rapporteur: no enrolled voices in {} (add one with `rapporteur voices add NAME FILE`)",
+                    store.dir.display()
+                );
+            } else {
+                println_flush(&format!(
+                    "{:<28} {:<24} {:>8}  sources",
+                    "name", "delegation", "speech"
+                ));
+                for v in &all {
+                    println_flush(&format!(
+                        "{:<28} {:<24} {:>6.1} s  {}",
+                        v.name,
+                        v.delegation.as_deref().unwrap_or("-"),
+                        v.speech_s,
+                        v.sources.len()
+                    ));
+                }
+            }
+            Ok(())
+        }
+        VoicesCommand::Remove { name, voices } => {
+            let path = VoiceStore::at(voices.as_deref()).remove(&name)?;
+            eprintln!("rapporteur: removed voice {name:?} ({})", path.display());
+            Ok(())
+        }
+    }
+}
+
+fn relabel_command(dir: &Path, names: &Path) -> Result<(), Error> {
+    let names = Names::load(names)?;
+    let files = pipeline::relabel(dir, &names)?;
+    eprintln!(
+        "rapporteur: renamed speakers in {} ({} files rewritten)",
+        dir.display(),
+        files.len()
+    );
+    Ok(())
 }
 
 fn emit_failure(args: &RunArgs, input: &Path, e: &Error) {

@@ -1,5 +1,6 @@
-//! Composes the stages for one recording: decode -> transcribe -> write. `run` and (later)
-//! `batch` both go through [`Pipeline::process`]; the model is loaded once per pipeline.
+//! Composes the stages for one recording: decode -> find speech -> transcribe and embed voices
+//! -> diarize -> attribute words -> write. `run` and (later) `batch` both go through
+//! [`Pipeline::process`]; models are loaded once per pipeline.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -11,12 +12,18 @@ use crate::asr::{AsrOptions, LoadOptions, Whisper};
 use crate::audio::{
     self, DecodeOptions, OpenedRecording, SileroVad, SpeechChunk, SpeechChunker, VadParams,
 };
-use crate::error::{Error, Result};
+use crate::error::{io_cause, Error, Result};
 use crate::fsutil;
 use crate::models::{self, PackagedModel, ResolvedModel};
 use crate::output::{self, Format};
 use crate::progress::{InputProgress, Progress, Stage};
-use crate::transcript::{ModelRef, Segment, Source, SpeechReport, Transcript, TRANSCRIPT_SCHEMA};
+use crate::speakers::names::Names;
+use crate::speakers::voices::{load_voiceprint, DEFAULT_MATCH_THRESHOLD};
+use crate::speakers::{self, DiarizeParams, SpeakerEmbedder, SpeakerModel, VoiceStore, Voiceprint};
+use crate::transcript::{
+    Diarization, Language, ModelRef, Segment, Source, Speaker, SpeechReport, Transcript, Turn,
+    VoiceMatch, TRANSCRIPT_SCHEMA,
+};
 
 /// Everything `run` needs to know besides the inputs.
 #[derive(Debug, Clone)]
@@ -28,6 +35,50 @@ pub struct RunOptions {
     pub decode: DecodeOptions,
     /// Voice activity detection settings; None transcribes every second (`--no-vad`).
     pub vad: Option<VadParams>,
+    /// Who spoke when; None skips diarization (`--no-diarize`).
+    pub diarize: Option<DiarizeOptions>,
+}
+
+/// Settings of the speaker stage.
+#[derive(Debug, Clone)]
+pub struct DiarizeOptions {
+    pub params: DiarizeParams,
+    /// How speech is found for diarization: more sensitive and with less padding than for
+    /// transcription (quiet far-field voices count; pauses between turns are not speech).
+    pub vad: VadParams,
+    /// Voice store given with `--voices` (a bad voiceprint there is an error), or None for
+    /// the default store (bad voiceprints are skipped with a warning).
+    pub voices: Option<PathBuf>,
+    /// Cosine similarity at which a speaker takes an enrolled voice's name.
+    pub match_threshold: f32,
+    /// Names file applied last (`--names`).
+    pub names: Option<Names>,
+}
+
+impl Default for DiarizeOptions {
+    fn default() -> Self {
+        DiarizeOptions {
+            params: DiarizeParams::default(),
+            vad: diarization_vad(),
+            voices: None,
+            match_threshold: DEFAULT_MATCH_THRESHOLD,
+            names: None,
+        }
+    }
+}
+
+/// Speech regions for diarization: Silero at 0.3 with 200 ms padding found far more of the
+/// quiet far-field speech of the shared AMI clips than the transcription setting (0.5, 400 ms),
+/// and shorter bridged pauses keep turns apart.
+pub fn diarization_vad() -> VadParams {
+    VadParams {
+        threshold: 0.3,
+        neg_threshold: 0.15,
+        min_speech_ms: 250,
+        min_silence_ms: 400,
+        pad_ms: 200,
+        max_speech_s: 28.0,
+    }
 }
 
 /// What happened to one recording, for `--json` and the summary line.
@@ -41,6 +92,8 @@ pub struct RunReport {
     pub segments: usize,
     pub words: usize,
     pub speech: Option<SpeechReport>,
+    /// Speaker labels, in order of first appearance (empty without diarization).
+    pub speakers: Vec<String>,
     pub timings: Timings,
 }
 
@@ -51,21 +104,34 @@ pub struct Timings {
     pub decode_s: f64,
     pub vad_s: f64,
     pub transcribe_s: f64,
+    /// Embedding voices, clustering and attributing words.
+    pub speakers_s: f64,
     pub write_s: f64,
     /// Processing time divided by audio duration (lower is faster).
     pub real_time_factor: f64,
 }
 
 pub struct Pipeline {
-    whisper: Whisper,
-    model: ResolvedModel,
+    /// None when no requested format needs text (e.g. `--format rttm`).
+    whisper: Option<(Whisper, ResolvedModel)>,
     vad: Option<(SileroVad, PackagedModel)>,
+    speakers: Option<SpeakerModel>,
+    voices: Vec<Voiceprint>,
+    warnings: Vec<String>,
     opts: RunOptions,
 }
 
 impl Pipeline {
     pub fn new(opts: RunOptions) -> Result<Pipeline> {
-        let model = models::resolve_whisper(&opts.model)?;
+        let needs_text = opts.formats.iter().any(|f| f.needs_text());
+        if opts.diarize.is_none() {
+            if let Some(f) = opts.formats.iter().find(|f| f.needs_speakers()) {
+                return Err(Error::usage(format!(
+                    "--format {} needs speakers, but diarization is off (--no-diarize)",
+                    f.name()
+                )));
+            }
+        }
         let vad = match &opts.vad {
             Some(params) => {
                 params.validate().map_err(Error::usage)?;
@@ -75,17 +141,47 @@ impl Pipeline {
             }
             None => None,
         };
-        let whisper = Whisper::load(&model.path, &opts.load)?;
+        let mut warnings = Vec::new();
+        let (speakers, voices) = match &opts.diarize {
+            Some(d) => {
+                d.params.validate().map_err(Error::usage)?;
+                d.vad.validate().map_err(Error::usage)?;
+                let model = SpeakerModel::load()?;
+                let voices = load_voices(d.voices.as_deref(), &model.model.sha256, &mut warnings)?;
+                (Some(model), voices)
+            }
+            None => (None, Vec::new()),
+        };
+        let whisper = if needs_text {
+            let model = models::resolve_whisper(&opts.model)?;
+            Some((Whisper::load(&model.path, &opts.load)?, model))
+        } else {
+            None
+        };
         Ok(Pipeline {
             whisper,
-            model,
             vad,
+            speakers,
+            voices,
+            warnings,
             opts,
         })
     }
 
-    pub fn model(&self) -> &ResolvedModel {
-        &self.model
+    /// The Whisper model, unless no requested format needs text.
+    pub fn model(&self) -> Option<&ResolvedModel> {
+        self.whisper.as_ref().map(|(_, m)| m)
+    }
+
+    /// Problems found while loading that did not stop the run (e.g. an unreadable voiceprint in
+    /// the default voice store).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Enrolled voices speakers may be named after.
+    pub fn voices(&self) -> &[Voiceprint] {
+        &self.voices
     }
 
     /// Transcribe an opened recording without writing anything. Decoding, voice activity
@@ -100,21 +196,33 @@ impl Pipeline {
         let input = recording.path().to_path_buf();
         let input = input.as_path();
         let started = Instant::now();
-        let mut session = self.whisper.session(&self.opts.asr)?;
+        let mut session = match &self.whisper {
+            Some((w, _)) => Some(w.session(&self.opts.asr)?),
+            None => None,
+        };
         let vad = self.vad.as_ref().map(|(model, _)| {
             let params = self.opts.vad.clone().unwrap_or_default();
             (model, params)
         });
         let mut chunker = SpeechChunker::new(vad);
+        let mut embedder = None;
+        if let (Some(d), Some(m)) = (&self.opts.diarize, &self.speakers) {
+            chunker = chunker.with_regions(d.vad.clone());
+            embedder = Some(SpeakerEmbedder::new(&m.encoder));
+        }
+        let mut regions: Vec<std::ops::Range<f64>> = Vec::new();
         let mut segments: Vec<Segment> = Vec::new();
         let mut decoded = 0usize;
-        let (mut vad_s, mut transcribe_s) = (0.0, 0.0);
+        let (mut vad_s, mut transcribe_s, mut speakers_s) = (0.0, 0.0, 0.0);
         let sr = audio::SAMPLE_RATE as f64;
 
         let mut transcribe = |chunk: SpeechChunk,
                               segments: &mut Vec<Segment>,
                               progress: &mut InputProgress|
          -> Result<f64> {
+            let Some(session) = session.as_mut() else {
+                return Ok(0.0);
+            };
             let t = Instant::now();
             for mut seg in session.transcribe_chunk(&chunk.samples)? {
                 seg.map_times(|t, is_end| to_ms(chunk.to_recording(t, is_end)));
@@ -122,6 +230,23 @@ impl Pipeline {
                 segments.push(seg);
             }
             progress.update(Stage::Transcribe, chunk.extent().end as f64 / sr);
+            Ok(t.elapsed().as_secs_f64())
+        };
+        // Voices of the speech regions found so far, embedded as they come.
+        let mut embed = |chunker: &mut SpeechChunker,
+                         regions: &mut Vec<std::ops::Range<f64>>,
+                         progress: &mut InputProgress|
+         -> Result<f64> {
+            let Some(embedder) = embedder.as_mut() else {
+                return Ok(0.0);
+            };
+            let t = Instant::now();
+            for region in chunker.take_regions() {
+                let range = region.range();
+                regions.push(range.start as f64 / sr..range.end as f64 / sr);
+                embedder.push_region(region.start, &region.samples)?;
+                progress.update(Stage::Speakers, range.end as f64 / sr);
+            }
             Ok(t.elapsed().as_secs_f64())
         };
 
@@ -132,6 +257,7 @@ impl Pipeline {
             let chunks = chunker.push(block)?;
             vad_s += t.elapsed().as_secs_f64();
             progress.update(Stage::Vad, chunker.scanned() as f64 / sr);
+            speakers_s += embed(&mut chunker, &mut regions, progress)?;
             for chunk in chunks {
                 transcribe_s += transcribe(chunk, &mut segments, progress)?;
             }
@@ -143,16 +269,43 @@ impl Pipeline {
         let chunks = chunker.finish()?;
         vad_s += t.elapsed().as_secs_f64();
         progress.finish_stage(Stage::Vad, duration);
+        speakers_s += embed(&mut chunker, &mut regions, progress)?;
         for chunk in chunks {
             transcribe_s += transcribe(chunk, &mut segments, progress)?;
         }
         progress.finish_stage(Stage::Transcribe, duration);
+        crate::interrupt::check()?;
+
+        let t = Instant::now();
+        let diarization = match (embedder, &self.opts.diarize, &self.speakers) {
+            (Some(embedder), Some(d), Some(m)) => {
+                let windows = embedder.finish()?;
+                Some(self.diarization(&windows, &regions, d, m))
+            }
+            _ => None,
+        };
+        if let Some(d) = &diarization {
+            segments = speakers::attribute(segments, &d.turns);
+        }
+        speakers_s += t.elapsed().as_secs_f64();
+        progress.finish_stage(Stage::Speakers, duration);
+
         let total_s = started.elapsed().as_secs_f64();
-        let language = session.language();
-        let stats = session.stats.clone();
+        let (language, stats) = match &session {
+            Some(s) => (s.language(), Some(s.stats.clone())),
+            None => (
+                Language {
+                    code: "und".into(),
+                    probability: 0.0,
+                    detected: false,
+                },
+                None,
+            ),
+        };
+        let stats = stats.unwrap_or_default();
         let sha256 = fsutil::sha256_file(input).map_err(|e| Error::input(input, e.to_string()))?;
 
-        let transcript = Transcript {
+        let mut transcript = Transcript {
             schema: TRANSCRIPT_SCHEMA.into(),
             source: Source {
                 path: input.display().to_string(),
@@ -164,9 +317,15 @@ impl Pipeline {
                 channels: info.channels,
             },
             language,
-            model: ModelRef {
-                name: self.model.name.clone(),
-                sha256: self.model.sha256.clone(),
+            model: match &self.whisper {
+                Some((_, m)) => ModelRef {
+                    name: m.name.clone(),
+                    sha256: m.sha256.clone(),
+                },
+                None => ModelRef {
+                    name: "none".into(),
+                    sha256: String::new(),
+                },
             },
             speech: Some(SpeechReport {
                 detector: match &self.vad {
@@ -180,16 +339,77 @@ impl Pipeline {
                 unresolved_chunks: stats.unresolved_chunks,
                 silent_chunks: stats.silent_chunks,
             }),
+            diarization,
             segments,
         };
+        if let Some(names) = self.opts.diarize.as_ref().and_then(|d| d.names.as_ref()) {
+            names
+                .apply(&mut transcript)
+                .map_err(|e| Error::usage(format!("--names: {e}")))?;
+        }
         let timings = Timings {
-            decode_s: (total_s - vad_s - transcribe_s).max(0.0),
+            decode_s: (total_s - vad_s - transcribe_s - speakers_s).max(0.0),
             vad_s,
             transcribe_s,
+            speakers_s,
             write_s: 0.0,
             real_time_factor: total_s / duration.max(1e-9),
         };
         Ok((transcript, timings))
+    }
+
+    /// Cluster the windows into speakers, name them from enrolled voices, and build the turns.
+    fn diarization(
+        &self,
+        windows: &[speakers::WindowEmbedding],
+        regions: &[std::ops::Range<f64>],
+        d: &DiarizeOptions,
+        m: &SpeakerModel,
+    ) -> Diarization {
+        let found = speakers::diarize(windows, regions, &d.params);
+        let centroids: Vec<Vec<f32>> = found.speakers.iter().map(|s| s.centroid.clone()).collect();
+        let matches = speakers::match_voices(&centroids, &self.voices, d.match_threshold);
+        let speakers: Vec<Speaker> = found
+            .speakers
+            .iter()
+            .zip(&matches)
+            .enumerate()
+            .map(|(i, (s, m))| {
+                let id = format!("S{}", i + 1);
+                let voice = m.map(|(v, sim)| (&self.voices[v], sim));
+                Speaker {
+                    label: voice.map_or_else(|| id.clone(), |(v, _)| v.name.clone()),
+                    delegation: voice.and_then(|(v, _)| v.delegation.clone()),
+                    voice: voice.map(|(v, sim)| VoiceMatch {
+                        name: v.name.clone(),
+                        similarity: (sim * 1000.0).round() / 1000.0,
+                    }),
+                    id,
+                    speech_s: to_ms(s.speech_s),
+                    turns: found.turns.iter().filter(|t| t.speaker == i).count(),
+                }
+            })
+            .collect();
+        let turns = found
+            .turns
+            .iter()
+            .map(|t| Turn {
+                start: to_ms(t.start),
+                end: to_ms(t.end),
+                speaker: speakers[t.speaker].label.clone(),
+            })
+            .collect();
+        Diarization {
+            model: ModelRef {
+                name: m.model.name.clone(),
+                sha256: m.model.sha256.clone(),
+            },
+            threshold: d.params.threshold,
+            speech_s: to_ms(found.speech_s),
+            overlap_s: to_ms(found.overlap_s),
+            speakers,
+            turns,
+        }
     }
 
     /// Transcribe `input` and write every requested format into `out_dir` (created if needed),
@@ -230,9 +450,133 @@ impl Pipeline {
             segments: transcript.segments.len(),
             words: transcript.segments.iter().map(|s| s.words.len()).sum(),
             speech: transcript.speech.clone(),
+            speakers: transcript
+                .diarization
+                .as_ref()
+                .map(|d| d.speakers.iter().map(|s| s.label.clone()).collect())
+                .unwrap_or_default(),
             timings,
         })
     }
+}
+
+/// Enrol a voice: find the speech in `files`, embed it, and average it into one voiceprint.
+pub fn enrol_voice(
+    name: &str,
+    delegation: Option<String>,
+    files: &[PathBuf],
+    decode: &DecodeOptions,
+) -> Result<Voiceprint> {
+    if name.trim().is_empty() {
+        return Err(Error::usage("a voice needs a non-empty name"));
+    }
+    let vad_model = models::resolve_packaged(models::DEFAULT_VAD)?;
+    let vad = SileroVad::load(&vad_model.file("silero_vad_16k.safetensors"))?;
+    let speaker = SpeakerModel::load()?;
+    let mut all = Vec::new();
+    let mut sources = Vec::new();
+    let mut speech_s = 0.0;
+    let sr = audio::SAMPLE_RATE as f64;
+    for file in files {
+        let recording = audio::open_recording(file)?;
+        let mut chunker =
+            SpeechChunker::new(Some((&vad, VadParams::default()))).with_regions(diarization_vad());
+        let mut embedder = SpeakerEmbedder::new(&speaker.encoder);
+        let mut file_speech = 0usize;
+        let mut take = |chunker: &mut SpeechChunker| -> Result<()> {
+            for r in chunker.take_regions() {
+                file_speech += r.samples.len();
+                embedder.push_region(r.start, &r.samples)?;
+            }
+            Ok(())
+        };
+        recording.decode(decode, |block| {
+            chunker.push(block)?;
+            take(&mut chunker)
+        })?;
+        chunker.finish()?;
+        take(&mut chunker)?;
+        let windows = embedder.finish()?;
+        if windows.is_empty() {
+            return Err(Error::input(file, "no speech found to enrol"));
+        }
+        speech_s += file_speech as f64 / sr;
+        all.extend(windows);
+        sources.push(crate::speakers::voices::VoiceSource {
+            path: canonical(file).display().to_string(),
+            sha256: fsutil::sha256_file(file).map_err(|e| Error::input(file, e.to_string()))?,
+        });
+    }
+    if speech_s < MIN_ENROL_SPEECH_S {
+        return Err(Error::input(
+            &files[0],
+            format!(
+                "only {speech_s:.1} s of speech: at least {MIN_ENROL_SPEECH_S} s are needed to \
+                 enrol a voice (10 s or more recommended)"
+            ),
+        ));
+    }
+    let vector = speakers::mean_voiceprint(&all).expect("windows are not empty");
+    Ok(Voiceprint {
+        schema: speakers::voices::VOICEPRINT_SCHEMA.into(),
+        name: name.trim().to_string(),
+        delegation,
+        model: speaker.model.name.clone(),
+        model_sha256: speaker.model.sha256.clone(),
+        speech_s: to_ms(speech_s),
+        windows: all.len(),
+        sources,
+        vector,
+    })
+}
+
+/// Less speech than this gives voiceprints too noisy to name anyone by.
+const MIN_ENROL_SPEECH_S: f64 = 2.0;
+
+/// Rename speakers in an output folder written by `run`: transcript.json is updated and every
+/// other format found beside it is rendered again. Returns the files rewritten.
+pub fn relabel(dir: &Path, names: &Names) -> Result<Vec<PathBuf>> {
+    let json = dir.join(Format::Json.exporter().file_name());
+    let text = std::fs::read_to_string(&json).map_err(|e| {
+        Error::input(
+            &json,
+            format!("{} (relabel takes a folder written by `run`)", io_cause(&e)),
+        )
+    })?;
+    let mut transcript: Transcript = serde_json::from_str(&text)
+        .map_err(|e| Error::input(&json, format!("not a rapporteur transcript: {e}")))?;
+    names
+        .apply(&mut transcript)
+        .map_err(|e| Error::input(&json, e))?;
+    let present: Vec<Format> = Format::ALL
+        .into_iter()
+        .filter(|f| dir.join(f.exporter().file_name()).exists())
+        .collect();
+    output::write_formats(&transcript, dir, &present)
+}
+
+/// Enrolled voices from `dir` (every voiceprint must be valid), or from the default store
+/// (invalid ones are skipped with a warning, so that one bad file does not stop every run).
+fn load_voices(
+    dir: Option<&Path>,
+    model_sha256: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Voiceprint>> {
+    let store = VoiceStore::at(dir);
+    if dir.is_some() {
+        if !store.dir.is_dir() {
+            return Err(Error::input(&store.dir, "no such voice folder"));
+        }
+        return store.load_all(Some(model_sha256));
+    }
+    let mut voices = Vec::new();
+    for path in store.files()? {
+        match load_voiceprint(&path, Some(model_sha256)) {
+            Ok(v) => voices.push(v),
+            Err(e) => warnings.push(format!("warning: skipping enrolled voice: {e}")),
+        }
+    }
+    Ok(voices)
 }
 
 /// Round to whole milliseconds: finer digits are noise, and they make the JSON hard to read.

@@ -43,16 +43,23 @@ pub enum Stage {
     Decode,
     Vad,
     Transcribe,
+    Speakers,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 3] = [Stage::Decode, Stage::Vad, Stage::Transcribe];
+    pub const ALL: [Stage; 4] = [
+        Stage::Decode,
+        Stage::Vad,
+        Stage::Transcribe,
+        Stage::Speakers,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Stage::Decode => "decode",
             Stage::Vad => "vad",
             Stage::Transcribe => "transcribe",
+            Stage::Speakers => "speakers",
         }
     }
 
@@ -159,8 +166,8 @@ impl Progress {
             total_s,
             bars,
             started: Instant::now(),
-            last_json: [None; 3],
-            finished: [false; 3],
+            last_json: [None; Stage::ALL.len()],
+            finished: [false; Stage::ALL.len()],
             overall: self.overall.clone(),
         };
         p.json(serde_json::json!({"event": "start", "input": p.path, "total_s": total_s}));
@@ -210,8 +217,8 @@ pub struct InputProgress {
     total_s: Option<f64>,
     bars: Vec<ProgressBar>,
     started: Instant,
-    last_json: [Option<Instant>; 3],
-    finished: [bool; 3],
+    last_json: [Option<Instant>; Stage::ALL.len()],
+    finished: [bool; Stage::ALL.len()],
     overall: Option<ProgressBar>,
 }
 

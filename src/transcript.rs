@@ -16,7 +16,57 @@ pub struct Transcript {
     /// How speech was found and how often the recogniser had to retry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speech: Option<SpeechReport>,
+    /// Who spoke when; absent when diarization was not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diarization: Option<Diarization>,
     pub segments: Vec<Segment>,
+}
+
+/// The speakers found in a recording and their turns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diarization {
+    /// The speaker embedding model.
+    pub model: ModelRef,
+    /// Cosine distance under which voices were taken to be the same speaker.
+    pub threshold: f32,
+    /// Seconds of speech the turns cover (overlapped speech counted once).
+    pub speech_s: f64,
+    /// Seconds where two speakers were judged to speak at once.
+    pub overlap_s: f64,
+    pub speakers: Vec<Speaker>,
+    /// Turns in order of start; during overlapped speech two turns cover the same time.
+    pub turns: Vec<Turn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Speaker {
+    /// Cluster id in order of first appearance: S1, S2, ...
+    pub id: String,
+    /// What turns, segments and words call this speaker: the enrolled or given name, or `id`.
+    pub label: String,
+    /// Delegation, when the enrolled voice or the names file gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation: Option<String>,
+    /// The enrolled voice this speaker matched, with its cosine similarity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<VoiceMatch>,
+    /// Seconds of speech attributed to this speaker.
+    pub speech_s: f64,
+    pub turns: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VoiceMatch {
+    pub name: String,
+    pub similarity: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Turn {
+    pub start: f64,
+    pub end: f64,
+    /// The speaker's label.
+    pub speaker: String,
 }
 
 /// Where the recogniser listened: the voice activity detector and what it kept, and what the
@@ -96,6 +146,9 @@ pub struct Word {
     pub text: String,
     /// Mean probability of the word's tokens.
     pub probability: f32,
+    /// Speaker label, filled by diarization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
 }
 
 impl Segment {

@@ -510,6 +510,7 @@ fn push_word(words: &mut Vec<Word>, (bytes, start, end, probs): (Vec<u8>, f64, f
         end: end.max(start),
         text,
         probability,
+        speaker: None,
     });
 }
 
@@ -577,6 +578,7 @@ mod tests {
             end,
             text: text.into(),
             probability: 0.9,
+            speaker: None,
         }
     }
 

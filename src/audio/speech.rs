@@ -108,10 +108,27 @@ impl AudioWindow {
     }
 }
 
+/// A stretch of speech as found by the second, region segmenter (for speaker diarization):
+/// `samples` start at sample `start` of the recording.
+#[derive(Debug, Clone)]
+pub struct SpeechRegion {
+    pub start: usize,
+    pub samples: Vec<f32>,
+}
+
+impl SpeechRegion {
+    pub fn range(&self) -> Range<usize> {
+        self.start..self.start + self.samples.len()
+    }
+}
+
 enum Detector<'a> {
     Vad {
         stream: Box<VadStream<'a>>,
         segmenter: SpeechSegmenter,
+        /// Optional second reading of the same probabilities with other settings: speaker
+        /// diarization wants quieter speech kept and less padding than transcription does.
+        regions: Option<Box<SpeechSegmenter>>,
     },
     /// No VAD: everything is speech, cut at the quietest moments.
     Everything { emitted: usize },
@@ -125,6 +142,9 @@ pub struct SpeechChunker<'a> {
     max_len: usize,
     speech: usize,
     scanned: usize,
+    /// Whether regions are wanted, and those completed but not yet taken.
+    want_regions: bool,
+    regions: Vec<SpeechRegion>,
 }
 
 impl<'a> SpeechChunker<'a> {
@@ -134,6 +154,7 @@ impl<'a> SpeechChunker<'a> {
             Some((model, params)) => Detector::Vad {
                 stream: Box::new(model.stream()),
                 segmenter: SpeechSegmenter::new(params),
+                regions: None,
             },
             None => Detector::Everything { emitted: 0 },
         };
@@ -144,6 +165,35 @@ impl<'a> SpeechChunker<'a> {
             max_len: (MAX_CHUNK_S * SAMPLE_RATE as f64) as usize,
             speech: 0,
             scanned: 0,
+            want_regions: false,
+            regions: Vec::new(),
+        }
+    }
+
+    /// Also find speech regions with `params` (from the same speech probabilities), to be
+    /// collected with [`SpeechChunker::take_regions`]. Without VAD the regions are the chunks.
+    pub fn with_regions(mut self, params: VadParams) -> SpeechChunker<'a> {
+        self.want_regions = true;
+        if let Detector::Vad { regions, .. } = &mut self.detector {
+            *regions = Some(Box::new(SpeechSegmenter::new(params)));
+        }
+        self
+    }
+
+    /// Regions completed so far and not yet taken, in order.
+    pub fn take_regions(&mut self) -> Vec<SpeechRegion> {
+        std::mem::take(&mut self.regions)
+    }
+
+    fn keep_regions(&mut self, spans: &[Range<usize>]) {
+        for span in spans {
+            let samples = self.window.slice(span.clone()).to_vec();
+            if !samples.is_empty() {
+                self.regions.push(SpeechRegion {
+                    start: span.start.max(self.window.start),
+                    samples,
+                });
+            }
         }
     }
 
@@ -160,10 +210,18 @@ impl<'a> SpeechChunker<'a> {
     /// Add the next samples; returns the chunks they completed.
     pub fn push(&mut self, samples: &[f32]) -> Result<Vec<SpeechChunk>> {
         self.window.samples.extend_from_slice(samples);
+        let mut region_spans = Vec::new();
         let spans = match &mut self.detector {
-            Detector::Vad { stream, segmenter } => {
+            Detector::Vad {
+                stream,
+                segmenter,
+                regions,
+            } => {
                 let probs = stream.push(samples)?;
                 self.scanned += probs.len() * super::vad::FRAME;
+                if let Some(r) = regions {
+                    region_spans = r.push(&probs);
+                }
                 segmenter.push(&probs)
             }
             Detector::Everything { emitted } => {
@@ -179,9 +237,18 @@ impl<'a> SpeechChunker<'a> {
                 spans
             }
         };
+        if self.want_regions && matches!(self.detector, Detector::Everything { .. }) {
+            region_spans = spans.clone();
+        }
+        self.keep_regions(&region_spans);
         let chunks = self.take_spans(spans);
         let horizon = match &self.detector {
-            Detector::Vad { segmenter, .. } => segmenter.horizon(),
+            Detector::Vad {
+                segmenter, regions, ..
+            } => {
+                let h = segmenter.horizon();
+                regions.as_ref().map_or(h, |r| h.min(r.horizon()))
+            }
             Detector::Everything { emitted } => *emitted,
         };
         self.window.discard_before(horizon);
@@ -191,9 +258,18 @@ impl<'a> SpeechChunker<'a> {
     /// The recording ended: returns the last chunks.
     pub fn finish(&mut self) -> Result<Vec<SpeechChunk>> {
         let total = self.window.end();
+        let mut region_spans = Vec::new();
         let spans = match &mut self.detector {
-            Detector::Vad { stream, segmenter } => {
+            Detector::Vad {
+                stream,
+                segmenter,
+                regions,
+            } => {
                 let probs = stream.finish()?;
+                if let Some(r) = regions {
+                    region_spans = r.push(&probs);
+                    region_spans.extend(r.finish(total));
+                }
                 let mut spans = segmenter.push(&probs);
                 spans.extend(segmenter.finish(total));
                 spans
@@ -211,6 +287,10 @@ impl<'a> SpeechChunker<'a> {
             }
         };
         self.scanned = total;
+        if self.want_regions && matches!(self.detector, Detector::Everything { .. }) {
+            region_spans = spans.clone();
+        }
+        self.keep_regions(&region_spans);
         let mut chunks = self.take_spans(spans);
         if !self.current.samples.is_empty() {
             chunks.push(std::mem::take(&mut self.current));

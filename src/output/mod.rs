@@ -2,6 +2,7 @@
 //! [`Transcript`]. Adding a format means adding one file here.
 
 mod json;
+mod rttm;
 mod srt;
 mod txt;
 mod vtt;
@@ -13,6 +14,7 @@ use crate::fsutil;
 use crate::transcript::Transcript;
 
 pub use json::JsonExporter;
+pub use rttm::RttmExporter;
 pub use srt::SrtExporter;
 pub use txt::TxtExporter;
 pub use vtt::VttExporter;
@@ -32,10 +34,37 @@ pub enum Format {
     Srt,
     Vtt,
     Txt,
+    Rttm,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Json, Format::Srt, Format::Vtt, Format::Txt];
+    pub const ALL: [Format; 5] = [
+        Format::Json,
+        Format::Srt,
+        Format::Vtt,
+        Format::Txt,
+        Format::Rttm,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Srt => "srt",
+            Format::Vtt => "vtt",
+            Format::Txt => "txt",
+            Format::Rttm => "rttm",
+        }
+    }
+
+    /// Whether the format shows words (so the recording must be transcribed).
+    pub fn needs_text(self) -> bool {
+        !matches!(self, Format::Rttm)
+    }
+
+    /// Whether the format only makes sense with speakers.
+    pub fn needs_speakers(self) -> bool {
+        matches!(self, Format::Rttm)
+    }
 
     pub fn exporter(self) -> Box<dyn Exporter> {
         match self {
@@ -43,6 +72,7 @@ impl Format {
             Format::Srt => Box::new(SrtExporter),
             Format::Vtt => Box::new(VttExporter),
             Format::Txt => Box::new(TxtExporter),
+            Format::Rttm => Box::new(RttmExporter),
         }
     }
 }
@@ -101,6 +131,7 @@ pub(crate) mod fixture {
             end: e,
             text: t.into(),
             probability: 0.9,
+            speaker: None,
         };
         Transcript {
             schema: TRANSCRIPT_SCHEMA.into(),
@@ -123,6 +154,7 @@ pub(crate) mod fixture {
                 sha256: "11".repeat(32),
             },
             speech: None,
+            diarization: None,
             segments: vec![
                 Segment {
                     id: 0,

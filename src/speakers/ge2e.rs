@@ -57,7 +57,10 @@ impl Ge2e {
                 .and_then(|x| x.to_vec1::<f32>())
                 .map_err(cerr)?;
             if weights.len() != (input + HIDDEN) * 4 * HIDDEN || bias.len() != 4 * HIDDEN {
-                return Err(Error::model(path, "GE2E LSTM weights have unexpected shapes"));
+                return Err(Error::model(
+                    path,
+                    "GE2E LSTM weights have unexpected shapes",
+                ));
             }
             layers.push(LstmLayer {
                 input,

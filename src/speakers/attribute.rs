@@ -1,0 +1,169 @@
+//! Putting names on words: every word takes the speaker whose turn covers most of it, and
+//! transcript segments are split wherever the speaker changes between two words.
+
+use crate::transcript::{Segment, Turn};
+
+/// Give every word and segment a speaker from `turns` (sorted by start), splitting segments at
+/// speaker changes. Segments are renumbered.
+pub fn attribute(segments: Vec<Segment>, turns: &[Turn]) -> Vec<Segment> {
+    if turns.is_empty() {
+        return segments;
+    }
+    let mut out: Vec<Segment> = Vec::with_capacity(segments.len());
+    for mut seg in segments {
+        if seg.words.is_empty() {
+            seg.speaker = Some(speaker_of(seg.start, seg.end, turns).to_string());
+            out.push(seg);
+            continue;
+        }
+        for w in &mut seg.words {
+            w.speaker = Some(speaker_of(w.start, w.end, turns).to_string());
+        }
+        // Split at every change of speaker between consecutive words.
+        let mut pieces: Vec<Segment> = Vec::new();
+        for w in std::mem::take(&mut seg.words) {
+            match pieces.last_mut() {
+                Some(p) if p.speaker == w.speaker => {
+                    p.end = p.end.max(w.end);
+                    p.words.push(w);
+                }
+                _ => pieces.push(Segment {
+                    id: 0,
+                    start: w.start,
+                    end: w.end,
+                    text: String::new(),
+                    speaker: w.speaker.clone(),
+                    avg_logprob: seg.avg_logprob,
+                    no_speech_prob: seg.no_speech_prob,
+                    words: vec![w],
+                }),
+            }
+        }
+        if pieces.len() == 1 {
+            // Unsplit: keep the recogniser's own text and times.
+            let p = pieces.pop().expect("one piece");
+            seg.speaker = p.speaker;
+            seg.words = p.words;
+            out.push(seg);
+            continue;
+        }
+        let n = pieces.len();
+        for (i, mut p) in pieces.into_iter().enumerate() {
+            p.text = p
+                .words
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            if i == 0 {
+                p.start = seg.start.min(p.start);
+            }
+            if i == n - 1 {
+                p.end = seg.end.max(p.end);
+            }
+            out.push(p);
+        }
+    }
+    for (i, s) in out.iter_mut().enumerate() {
+        s.id = i;
+    }
+    out
+}
+
+/// The speaker whose turns overlap [start, end] most; the nearest turn when none overlaps.
+fn speaker_of(start: f64, end: f64, turns: &[Turn]) -> &str {
+    let mut best: Option<(&str, f64)> = None;
+    // Turns are sorted by start; those starting after `end` cannot overlap.
+    let upto = turns.partition_point(|t| t.start < end.max(start + 1e-6));
+    for t in &turns[..upto] {
+        let overlap = t.end.min(end) - t.start.max(start);
+        if overlap > 0.0 && best.is_none_or(|(_, o)| overlap > o) {
+            best = Some((&t.speaker, overlap));
+        }
+    }
+    if let Some((s, _)) = best {
+        return s;
+    }
+    let mid = (start + end) / 2.0;
+    turns
+        .iter()
+        .min_by(|a, b| distance(a, mid).total_cmp(&distance(b, mid)))
+        .map(|t| t.speaker.as_str())
+        .unwrap_or("")
+}
+
+fn distance(t: &Turn, x: f64) -> f64 {
+    if x < t.start {
+        t.start - x
+    } else if x > t.end {
+        x - t.end
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcript::Word;
+
+    fn word(text: &str, start: f64, end: f64) -> Word {
+        Word {
+            start,
+            end,
+            text: text.into(),
+            probability: 0.9,
+            speaker: None,
+        }
+    }
+
+    fn turn(start: f64, end: f64, who: &str) -> Turn {
+        Turn {
+            start,
+            end,
+            speaker: who.into(),
+        }
+    }
+
+    #[test]
+    fn segments_split_where_the_speaker_changes() {
+        let seg = Segment {
+            id: 0,
+            start: 0.0,
+            end: 4.0,
+            text: " We agree. We do not.".into(),
+            words: vec![
+                word("We", 0.0, 0.5),
+                word("agree.", 0.5, 1.6),
+                word("We", 2.1, 2.4),
+                word("do", 2.4, 2.8),
+                word("not.", 2.8, 3.9),
+            ],
+            avg_logprob: -0.2,
+            no_speech_prob: 0.0,
+            speaker: None,
+        };
+        let turns = [turn(0.0, 1.8, "France"), turn(2.0, 4.0, "S2")];
+        let out = attribute(vec![seg], &turns);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].text, "We agree.");
+        assert_eq!(out[0].speaker.as_deref(), Some("France"));
+        assert_eq!(out[1].text, "We do not.");
+        assert_eq!(out[1].speaker.as_deref(), Some("S2"));
+        assert_eq!((out[1].id, out[1].start, out[1].end), (1, 2.1, 4.0));
+        assert!(out[1]
+            .words
+            .iter()
+            .all(|w| w.speaker.as_deref() == Some("S2")));
+    }
+
+    #[test]
+    fn a_word_between_turns_takes_the_nearest() {
+        let turns = [turn(0.0, 1.0, "A"), turn(5.0, 6.0, "B")];
+        assert_eq!(speaker_of(1.2, 1.5, &turns), "A");
+        assert_eq!(speaker_of(4.0, 4.5, &turns), "B");
+        // Mostly inside B's turn.
+        assert_eq!(speaker_of(0.2, 5.3, &turns), "A");
+        assert_eq!(speaker_of(0.95, 5.9, &turns), "B");
+    }
+}
