@@ -1,7 +1,9 @@
-//! Putting names on words: every word takes the speaker whose turn covers most of it, and
-//! transcript segments are split wherever the speaker changes between two words.
+//! Putting names on words. Speaker turns are only accurate to a few tenths of a second, and a
+//! sentence is nearly always one person's, so words are grouped into sentences (ending at
+//! `.`, `?`, `!` or a pause) and each sentence takes the speaker whose turns cover most of its
+//! words. Transcript segments are split wherever the speaker changes between sentences.
 
-use crate::transcript::{Segment, Turn};
+use crate::transcript::{Segment, Turn, Word};
 
 /// Give every word and segment a speaker from `turns` (sorted by start), splitting segments at
 /// speaker changes. Segments are renumbered.
@@ -16,8 +18,11 @@ pub fn attribute(segments: Vec<Segment>, turns: &[Turn]) -> Vec<Segment> {
             out.push(seg);
             continue;
         }
-        for w in &mut seg.words {
-            w.speaker = Some(speaker_of(w.start, w.end, turns).to_string());
+        for sentence in sentences(&seg.words) {
+            let who = speaker_of_words(&seg.words[sentence.clone()], turns).to_string();
+            for w in &mut seg.words[sentence] {
+                w.speaker = Some(who.clone());
+            }
         }
         // Split at every change of speaker between consecutive words.
         let mut pieces: Vec<Segment> = Vec::new();
@@ -70,6 +75,53 @@ pub fn attribute(segments: Vec<Segment>, turns: &[Turn]) -> Vec<Segment> {
     out
 }
 
+/// A pause this long between words ends a sentence even without punctuation.
+const SENTENCE_PAUSE_S: f64 = 0.5;
+
+/// Word index ranges of the sentences in `words`.
+fn sentences(words: &[Word]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 0..words.len() {
+        let text = words[i]
+            .text
+            .trim_end_matches(['"', '\'', ')', ']', '\u{201d}', '\u{2019}']);
+        let ends = text.ends_with(['.', '?', '!', '\u{2026}', ';'])
+            || words
+                .get(i + 1)
+                .is_some_and(|next| next.start - words[i].end >= SENTENCE_PAUSE_S);
+        if ends || i + 1 == words.len() {
+            out.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    out
+}
+
+/// The speaker whose turns cover most of these words' time together.
+fn speaker_of_words<'t>(words: &[Word], turns: &'t [Turn]) -> &'t str {
+    let mut totals: Vec<(&str, f64)> = Vec::new();
+    for w in words {
+        let upto = turns.partition_point(|t| t.start < w.end.max(w.start + 1e-6));
+        for t in &turns[..upto] {
+            let overlap = t.end.min(w.end) - t.start.max(w.start);
+            if overlap > 0.0 {
+                match totals.iter_mut().find(|(s, _)| *s == t.speaker) {
+                    Some(x) => x.1 += overlap,
+                    None => totals.push((&t.speaker, overlap)),
+                }
+            }
+        }
+    }
+    match totals.into_iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
+        Some((s, _)) => s,
+        None => {
+            let (start, end) = (words[0].start, words[words.len() - 1].end);
+            speaker_of(start, end, turns)
+        }
+    }
+}
+
 /// The speaker whose turns overlap [start, end] most; the nearest turn when none overlaps.
 fn speaker_of(start: f64, end: f64, turns: &[Turn]) -> &str {
     let mut best: Option<(&str, f64)> = None;
@@ -105,7 +157,6 @@ fn distance(t: &Turn, x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transcript::Word;
 
     fn word(text: &str, start: f64, end: f64) -> Word {
         Word {
@@ -155,6 +206,37 @@ mod tests {
             .words
             .iter()
             .all(|w| w.speaker.as_deref() == Some("S2")));
+    }
+
+    #[test]
+    fn a_sentence_is_not_split_by_a_late_turn_boundary() {
+        let seg = Segment {
+            id: 0,
+            start: 0.0,
+            end: 5.0,
+            text: " I did not know you were there. Hi".into(),
+            words: vec![
+                word("I", 0.0, 0.3),
+                word("did", 0.3, 0.6),
+                word("not", 0.6, 0.9),
+                word("know", 0.9, 1.2),
+                word("you", 1.2, 1.5),
+                word("were", 1.5, 1.8),
+                word("there.", 1.8, 2.4),
+                word("Hi", 3.5, 4.0),
+            ],
+            avg_logprob: -0.2,
+            no_speech_prob: 0.0,
+            speaker: None,
+        };
+        // The diarizer put the change at 1.6 s, inside the sentence.
+        let turns = [turn(0.0, 1.6, "A"), turn(1.6, 5.0, "B")];
+        let out = attribute(vec![seg], &turns);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].text, "I did not know you were there.");
+        assert_eq!(out[0].speaker.as_deref(), Some("A"));
+        assert_eq!(out[1].text, "Hi");
+        assert_eq!(out[1].speaker.as_deref(), Some("B"));
     }
 
     #[test]
