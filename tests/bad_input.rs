@@ -215,6 +215,7 @@ fn other_inputs_complete_and_the_exit_code_reports_the_failure() {
         files,
         vec![
             "clip/.source",
+            "clip/speakers.rttm",
             "clip/transcript.json",
             "clip/transcript.srt",
             "clip/transcript.txt",

