@@ -24,9 +24,14 @@ fn main() {
     let turns = parse(&rttm);
     for i in 0..10 {
         let file = format!("trn{i:02}");
-        let audio = decode_file(&ami.join(format!("{file}.wav")), &DecodeOptions::default()).unwrap();
+        let audio =
+            decode_file(&ami.join(format!("{file}.wav")), &DecodeOptions::default()).unwrap();
         let t = &turns[&file];
-        for speaker in t.iter().map(|x| x.2.clone()).collect::<std::collections::BTreeSet<_>>() {
+        for speaker in t
+            .iter()
+            .map(|x| x.2.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
             let solo = solo_spans(t, &speaker, 0.0, f64::MAX);
             if let Some(v) = voiceprint(&model, &audio.samples, &solo) {
                 prints.push((file.clone(), speaker, v));
@@ -61,10 +66,24 @@ fn main() {
     }
     same.sort_by(f32::total_cmp);
     different.sort_by(f32::total_cmp);
-    println!("{} voiceprints; {} same-speaker and {} different-speaker pairs across recordings",
-        prints.len(), same.len(), different.len());
-    println!("same speaker:      min {:.3} median {:.3} max {:.3}", same[0], same[same.len() / 2], same[same.len() - 1]);
-    println!("different speaker: min {:.3} median {:.3} max {:.3}", different[0], different[different.len() / 2], different[different.len() - 1]);
+    println!(
+        "{} voiceprints; {} same-speaker and {} different-speaker pairs across recordings",
+        prints.len(),
+        same.len(),
+        different.len()
+    );
+    println!(
+        "same speaker:      min {:.3} median {:.3} max {:.3}",
+        same[0],
+        same[same.len() / 2],
+        same[same.len() - 1]
+    );
+    println!(
+        "different speaker: min {:.3} median {:.3} max {:.3}",
+        different[0],
+        different[different.len() / 2],
+        different[different.len() - 1]
+    );
     for th in [0.70f32, 0.74, 0.78, 0.80, 0.82, 0.84, 0.86, 0.88, 0.90] {
         let missed = same.iter().filter(|&&s| s < th).count();
         let wrong = different.iter().filter(|&&s| s >= th).count();
@@ -85,7 +104,9 @@ fn parse(text: &str) -> Turns {
         if f.len() >= 8 && f[0] == "SPEAKER" {
             let start: f64 = f[3].parse().unwrap();
             let dur: f64 = f[4].parse().unwrap();
-            out.entry(f[1].to_string()).or_default().push((start, start + dur, f[7].to_string()));
+            out.entry(f[1].to_string())
+                .or_default()
+                .push((start, start + dur, f[7].to_string()));
         }
     }
     out
@@ -123,7 +144,10 @@ fn voiceprint(model: &SpeakerModel, samples: &[f32], spans: &[(f64, f64)]) -> Op
     }
     let mut embedder = SpeakerEmbedder::new(&model.encoder);
     for (s, e) in spans {
-        let (a, b) = ((s * 16_000.0) as usize, ((e * 16_000.0) as usize).min(samples.len()));
+        let (a, b) = (
+            (s * 16_000.0) as usize,
+            ((e * 16_000.0) as usize).min(samples.len()),
+        );
         if a < b {
             embedder.push_region(a, &samples[a..b]).unwrap();
         }

@@ -199,16 +199,39 @@ fn cluster_windows(windows: &[WindowEmbedding], p: &DiarizeParams) -> Vec<usize>
         .collect();
     let merges = average_linkage(&vectors);
     let m = vectors.len();
-    // Speakers the threshold gives, then the bounds the user set.
-    let by_threshold = m - merges.iter().filter(|x| x.2 <= p.threshold).count();
-    let floor = p.speakers.unwrap_or(p.min_speakers).min(m);
-    let ceiling = p.speakers.unwrap_or(p.max_speakers).max(1);
-    let k = by_threshold.clamp(floor.min(ceiling), ceiling).min(m);
-    let mut labels = cut(&merges, m, k);
-    // Dissolve clusters with too little speech into their nearest neighbour, smallest first,
-    // while more speakers remain than the user asked for at least.
     let hop_s = super::embed::HOP_FRAMES as f64 * super::ge2e::HOP as f64 / 16_000.0;
     let window_s = hop_s * step as f64;
+    // Speaker counts (and their bounds) count only clusters with enough speech to be a
+    // speaker: otherwise a brief odd-sounding moment (a laugh, a cough) is "the second
+    // speaker" and two real voices are merged to make room for it.
+    let real = |k: usize| {
+        let labels = cut(&merges, m, k);
+        let mut sizes = vec![0usize; k];
+        for &l in &labels {
+            sizes[l] += 1;
+        }
+        sizes
+            .iter()
+            .filter(|&&n| n as f64 * window_s >= p.min_speaker_s)
+            .count()
+    };
+    let floor = p.speakers.unwrap_or(p.min_speakers).min(m);
+    let ceiling = p.speakers.unwrap_or(p.max_speakers).max(1);
+    let mut k = (m - merges.iter().filter(|x| x.2 <= p.threshold).count()).clamp(1, m);
+    if let Some(n) = p.speakers {
+        k = (1..=m).find(|&k| real(k) >= n).unwrap_or(n.min(m));
+    } else {
+        while k < m && real(k) < floor {
+            k += 1;
+        }
+        while k > 1 && real(k) > ceiling {
+            k -= 1;
+        }
+    }
+    let mut labels = cut(&merges, m, k);
+    // Dissolve clusters with too little speech into their nearest neighbour, smallest first,
+    // while more speakers remain than the user asked for at least (and any beyond the most
+    // they allowed).
     loop {
         let k = labels.iter().max().map_or(0, |m| m + 1);
         if k <= floor.max(1) {
@@ -223,7 +246,7 @@ fn cluster_windows(windows: &[WindowEmbedding], p: &DiarizeParams) -> Vec<usize>
             .enumerate()
             .min_by_key(|(_, s)| **s)
             .expect("k > 0");
-        if size as f64 * window_s >= p.min_speaker_s {
+        if size as f64 * window_s >= p.min_speaker_s && k <= ceiling {
             break;
         }
         let sampled: Vec<WindowEmbedding> = sample.iter().map(|&i| windows[i].clone()).collect();

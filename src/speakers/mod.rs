@@ -19,7 +19,6 @@ pub use voices::{match_voices, VoiceStore, Voiceprint};
 use crate::error::Result;
 use crate::models::{self, PackagedModel};
 
-
 /// The speaker encoder with the record of which weights it runs.
 pub struct SpeakerModel {
     pub encoder: Ge2e,

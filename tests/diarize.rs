@@ -1,0 +1,468 @@
+//! Who spoke when, through the command line: speakers on the shared two-speaker recording
+//! scored against its reference turns, speaker counts, enrolled voices naming speakers, names
+//! files and `relabel`, and the awkward inputs (one speaker, almost no speech, none at all,
+//! damaged or foreign voiceprints).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use rapporteur::eval::der::{der, parse_rttm, DerOptions};
+use rapporteur::transcript::Transcript;
+
+fn sample() -> PathBuf {
+    shared("B_der/pyannote_sample/sample.wav")
+}
+
+fn run(args: &[&str], inputs: &[&Path], out: &Path) -> std::process::Output {
+    rapporteur()
+        .arg("run")
+        .args(inputs)
+        .arg("-o")
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &std::process::Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn transcript(dir: &Path) -> Transcript {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("transcript.json")).unwrap()).unwrap()
+}
+
+/// DER (collar 0.25, overlap scored) of a speakers.rttm against the pyannote reference.
+fn sample_der(rttm: &Path) -> f64 {
+    let reference =
+        parse_rttm(&std::fs::read_to_string(shared("B_der/pyannote_sample/sample.rttm")).unwrap())
+            .unwrap();
+    let hyp = parse_rttm(&std::fs::read_to_string(rttm).unwrap()).unwrap();
+    der(
+        &reference,
+        &hyp,
+        &DerOptions {
+            collar: 0.25,
+            ignore_overlap: false,
+            uem: None,
+        },
+    )
+    .der()
+}
+
+/// The reference turns of one pyannote speaker before `until` seconds, cut from the recording
+/// into a WAV: enrolment audio that is not the whole session.
+fn cut_speaker(speaker: &str, until: f64, out: &Path) {
+    let audio =
+        rapporteur::audio::decode_file(&sample(), &rapporteur::audio::DecodeOptions::default())
+            .unwrap();
+    let reference = std::fs::read_to_string(shared("B_der/pyannote_sample/sample.rttm")).unwrap();
+    let mut samples = Vec::new();
+    for t in parse_rttm(&reference).unwrap() {
+        if t.speaker == speaker && t.start < until {
+            let (a, b) = ((t.start * 16000.0) as usize, (t.end * 16000.0) as usize);
+            samples.extend_from_slice(&audio.samples[a..b.min(audio.samples.len())]);
+        }
+    }
+    rapporteur::audio::write_wav(out, &samples).unwrap();
+}
+
+#[test]
+fn two_speakers_are_found_and_scored_against_the_reference() {
+    require_default_model();
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&["-q"], &[&sample()], out.path());
+    ok(&o);
+    let dir = out.path().join("sample");
+    let t = transcript(&dir);
+    let d = t.diarization.as_ref().expect("diarization on by default");
+    assert!(
+        (2..=3).contains(&d.speakers.len()),
+        "{:?}",
+        d.speakers.iter().map(|s| &s.label).collect::<Vec<_>>()
+    );
+    // Measured 7.7 % (collar 0.25, overlap scored); the target is 10 %.
+    let der = sample_der(&dir.join("speakers.rttm"));
+    assert!(der < 0.10, "DER {:.1} %", der * 100.0);
+    // Every segment and word has a speaker; VTT, SRT and TXT show them.
+    assert!(t.segments.iter().all(|s| s.speaker.is_some()));
+    assert!(t
+        .segments
+        .iter()
+        .flat_map(|s| &s.words)
+        .all(|w| w.speaker.is_some()));
+    let vtt = std::fs::read_to_string(dir.join("transcript.vtt")).unwrap();
+    assert!(vtt.contains("<v S1>"), "{vtt}");
+    let srt = std::fs::read_to_string(dir.join("transcript.srt")).unwrap();
+    assert!(srt.contains("\nS1: "), "{srt}");
+    let txt = std::fs::read_to_string(dir.join("transcript.txt")).unwrap();
+    assert!(txt.lines().all(|l| l.starts_with('S')), "{txt}");
+    // The speaker list adds up with the turns.
+    for s in &d.speakers {
+        let total: f64 = d
+            .turns
+            .iter()
+            .filter(|t| t.speaker == s.label)
+            .map(|t| t.end - t.start)
+            .sum();
+        assert!((total - s.speech_s).abs() < 0.01, "{s:?}");
+    }
+}
+
+#[test]
+fn speaker_count_options_and_rttm_only_runs() {
+    require_default_model();
+    let out = tempfile::tempdir().unwrap();
+    // RTTM alone needs no transcription: no words, no transcript files.
+    let o = run(
+        &["-q", "--format", "rttm", "--speakers", "2"],
+        &[&sample()],
+        out.path(),
+    );
+    ok(&o);
+    let files = tree(out.path());
+    assert_eq!(files, vec!["sample/.source", "sample/speakers.rttm"]);
+    let rttm = std::fs::read_to_string(out.path().join("sample/speakers.rttm")).unwrap();
+    let turns = parse_rttm(&rttm).unwrap();
+    let mut labels: Vec<&str> = turns.iter().map(|t| t.speaker.as_str()).collect();
+    labels.sort();
+    labels.dedup();
+    assert_eq!(labels, ["S1", "S2"]);
+
+    let o = run(
+        &["-q", "--format", "rttm", "--max-speakers", "1"],
+        &[&sample()],
+        out.path(),
+    );
+    ok(&o);
+    let rttm = std::fs::read_to_string(out.path().join("sample/speakers.rttm")).unwrap();
+    assert!(rttm.lines().all(|l| l.contains(" S1 ")), "{rttm}");
+
+    // Contradictions and diarization switched off are usage errors.
+    for args in [
+        &["--min-speakers", "4", "--max-speakers", "2"][..],
+        &["--speakers", "0"][..],
+        &["--format", "rttm", "--no-diarize"][..],
+        &["--speaker-threshold", "7"][..],
+    ] {
+        let o = run(args, &[&sample()], out.path());
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    // --no-diarize: no speakers anywhere, no RTTM.
+    let o = run(&["-q", "--no-diarize"], &[&sample()], out.path());
+    ok(&o);
+    let t = transcript(&out.path().join("sample"));
+    assert!(t.diarization.is_none() && t.segments.iter().all(|s| s.speaker.is_none()));
+    assert!(!out.path().join("sample/speakers.rttm").exists());
+}
+
+#[test]
+fn enrolled_voices_name_the_speakers() {
+    require_default_model();
+    let work = tempfile::tempdir().unwrap();
+    let voices = work.path().join("voices");
+    // Enrol each speaker from their turns in the first 18 s only.
+    for (speaker, name) in [("speaker90", "Diane"), ("speaker91", "Sheila")] {
+        let wav = work.path().join(format!("{name}.wav"));
+        cut_speaker(speaker, 18.0, &wav);
+        let o = rapporteur()
+            .args([
+                "voices",
+                "add",
+                name,
+                "--delegation",
+                "United States",
+                "--voices",
+            ])
+            .arg(&voices)
+            .arg(&wav)
+            .output()
+            .unwrap();
+        ok(&o);
+    }
+    let list = rapporteur()
+        .args(["voices", "list", "--json", "--voices"])
+        .arg(&voices)
+        .output()
+        .unwrap();
+    ok(&list);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["name"], "Diane");
+
+    let out = work.path().join("out");
+    let o = run(
+        &["-q", "--voices", voices.to_str().unwrap()],
+        &[&sample()],
+        &out,
+    );
+    ok(&o);
+    let t = transcript(&out.join("sample"));
+    let d = t.diarization.unwrap();
+    let named: Vec<&str> = d
+        .speakers
+        .iter()
+        .filter(|s| s.voice.is_some())
+        .map(|s| s.label.as_str())
+        .collect();
+    assert!(
+        named.contains(&"Diane") && named.contains(&"Sheila"),
+        "{:?}",
+        d.speakers
+    );
+    assert!(d
+        .speakers
+        .iter()
+        .filter(|s| s.voice.is_some())
+        .all(|s| s.delegation.as_deref() == Some("United States")));
+    // Named turns agree with the reference: Diane's RTTM turns are mostly speaker90's.
+    let rttm = std::fs::read_to_string(out.join("sample/speakers.rttm")).unwrap();
+    let reference =
+        parse_rttm(&std::fs::read_to_string(shared("B_der/pyannote_sample/sample.rttm")).unwrap())
+            .unwrap();
+    let overlap = |who: &str, ref_who: &str| -> f64 {
+        let hyp = parse_rttm(&rttm).unwrap();
+        hyp.iter()
+            .filter(|h| h.speaker == who)
+            .flat_map(|h| {
+                reference
+                    .iter()
+                    .filter(|r| r.speaker == ref_who)
+                    .map(move |r| (h.end.min(r.end) - h.start.max(r.start)).max(0.0))
+            })
+            .sum()
+    };
+    assert!(overlap("Diane", "speaker90") > 3.0 * overlap("Diane", "speaker91"));
+    assert!(overlap("Sheila", "speaker91") > 3.0 * overlap("Sheila", "speaker90"));
+    let vtt = std::fs::read_to_string(out.join("sample/transcript.vtt")).unwrap();
+    assert!(vtt.contains("<v Diane>") && vtt.contains("<v Sheila>"));
+
+    // Removing a voice: it no longer names anyone.
+    let o = rapporteur()
+        .args(["voices", "remove", "sheila", "--voices"])
+        .arg(&voices)
+        .output()
+        .unwrap();
+    ok(&o);
+    let o = rapporteur()
+        .args(["voices", "remove", "Nobody", "--voices"])
+        .arg(&voices)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(
+        &[
+            "-q",
+            "--format",
+            "rttm",
+            "--voices",
+            voices.to_str().unwrap(),
+        ],
+        &[&sample()],
+        &out,
+    );
+    ok(&o);
+    let rttm = std::fs::read_to_string(out.join("sample/speakers.rttm")).unwrap();
+    assert!(rttm.contains(" Diane ") && !rttm.contains(" Sheila "));
+}
+
+#[test]
+fn names_file_and_relabel_rename_speakers_everywhere() {
+    require_default_model();
+    let work = tempfile::tempdir().unwrap();
+    let names = work.path().join("names.toml");
+    std::fs::write(
+        &names,
+        "S1 = \"Chair\"\nS2 = { name = \"Côte d'Ivoire\", delegation = \"Côte d'Ivoire\" }\n",
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    let o = run(
+        &["-q", "--speakers", "2", "--names", names.to_str().unwrap()],
+        &[&sample()],
+        &out,
+    );
+    ok(&o);
+    let dir = out.join("sample");
+    let t = transcript(&dir);
+    let labels: Vec<String> = t
+        .diarization
+        .as_ref()
+        .unwrap()
+        .speakers
+        .iter()
+        .map(|s| s.label.clone())
+        .collect();
+    assert_eq!(labels, ["Chair", "Côte d'Ivoire"]);
+    let rttm = std::fs::read_to_string(dir.join("speakers.rttm")).unwrap();
+    assert!(rttm.contains(" Côte_d'Ivoire ") && !rttm.contains(" S2 "));
+
+    // Afterwards: relabel rewrites transcript.json and every format beside it.
+    std::fs::write(&names, "\"Côte d'Ivoire\" = \"Ghana\"\n").unwrap();
+    let o = rapporteur()
+        .arg("relabel")
+        .arg(&dir)
+        .arg("--names")
+        .arg(&names)
+        .output()
+        .unwrap();
+    ok(&o);
+    let t = transcript(&dir);
+    assert!(t
+        .segments
+        .iter()
+        .all(|s| matches!(s.speaker.as_deref(), Some("Chair" | "Ghana"))));
+    for f in [
+        "transcript.vtt",
+        "transcript.srt",
+        "transcript.txt",
+        "speakers.rttm",
+    ] {
+        let text = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert!(text.contains("Ghana") && !text.contains("Ivoire"), "{f}");
+    }
+    // A name nobody has is an error, and nothing is rewritten.
+    let before = std::fs::read_to_string(dir.join("transcript.json")).unwrap();
+    std::fs::write(&names, "S9 = \"Peru\"\n").unwrap();
+    let o = rapporteur()
+        .arg("relabel")
+        .arg(&dir)
+        .arg("--names")
+        .arg(&names)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no speaker \"S9\""));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("transcript.json")).unwrap(),
+        before
+    );
+    // A names file that is not TOML: usage error naming it.
+    std::fs::write(&names, "S1: France\n").unwrap();
+    let o = run(
+        &["--names", names.to_str().unwrap()],
+        &[&sample()],
+        &work.path().join("out2"),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("names.toml"));
+}
+
+#[test]
+fn one_speaker_little_speech_and_no_speech() {
+    require_default_model();
+    let work = tempfile::tempdir().unwrap();
+    // One reader: LibriVox clip.
+    let one = shared("A_wer/jfk/jfk.wav");
+    // Under 2 s of speech: the first 1.5 s of speech in the sample.
+    let audio =
+        rapporteur::audio::decode_file(&sample(), &rapporteur::audio::DecodeOptions::default())
+            .unwrap();
+    let short = work.path().join("short.wav");
+    rapporteur::audio::write_wav(&short, &audio.samples[(6.6 * 16000.0) as usize..8 * 16000])
+        .unwrap();
+    // No speech at all: 5 s of digital silence.
+    let silent = work.path().join("silent.wav");
+    rapporteur::audio::write_wav(&silent, &vec![0.0; 5 * 16000]).unwrap();
+    let out = work.path().join("out");
+    let o = run(&["-q"], &[&one, &short, &silent], &out);
+    ok(&o);
+    let speakers = |name: &str| {
+        transcript(&out.join(name))
+            .diarization
+            .unwrap()
+            .speakers
+            .len()
+    };
+    assert_eq!(speakers("jfk"), 1);
+    assert_eq!(speakers("short"), 1);
+    assert_eq!(speakers("silent"), 0);
+    assert_eq!(
+        std::fs::read_to_string(out.join("silent/speakers.rttm")).unwrap(),
+        ""
+    );
+}
+
+#[test]
+fn bad_voiceprints_are_refused_with_the_reason() {
+    require_default_model();
+    let work = tempfile::tempdir().unwrap();
+    let voices = work.path().join("voices");
+    // Too little speech to enrol.
+    let audio =
+        rapporteur::audio::decode_file(&sample(), &rapporteur::audio::DecodeOptions::default())
+            .unwrap();
+    let short = work.path().join("short.wav");
+    rapporteur::audio::write_wav(&short, &audio.samples[(6.6 * 16000.0) as usize..8 * 16000])
+        .unwrap();
+    let o = rapporteur()
+        .args(["voices", "add", "Brief", "--voices"])
+        .arg(&voices)
+        .arg(&short)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("at least 2 s"));
+    // An enrolment from silence.
+    let silent = work.path().join("silent.wav");
+    rapporteur::audio::write_wav(&silent, &vec![0.0; 3 * 16000]).unwrap();
+    let o = rapporteur()
+        .args(["voices", "add", "Nobody", "--voices"])
+        .arg(&voices)
+        .arg(&silent)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no speech"));
+
+    // A good one, then damaged two ways.
+    let o = rapporteur()
+        .args(["voices", "add", "Kenya", "--voices"])
+        .arg(&voices)
+        .arg(&sample())
+        .output()
+        .unwrap();
+    ok(&o);
+    let file = voices.join("kenya.voice.json");
+    let good = std::fs::read_to_string(&file).unwrap();
+    for (i, (damaged, says)) in [
+        (good[..good.len() / 2].to_string(), "not a valid voiceprint"),
+        (
+            good.replace("\"model_sha256\": \"", "\"model_sha256\": \"00"),
+            "another speaker model",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = work.path().join(format!("out{i}"));
+        std::fs::write(&file, damaged).unwrap();
+        let o = run(&["--voices", voices.to_str().unwrap()], &[&sample()], &out);
+        assert_eq!(o.status.code(), Some(3));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("kenya.voice.json") && err.contains(says),
+            "{err}"
+        );
+        assert!(!out.exists() || tree(&out).is_empty());
+        // In the default store, a bad voiceprint is skipped with a warning instead.
+        let o = rapporteur()
+            .env("RAPPORTEUR_VOICES", &voices)
+            .args(["run", "--format", "rttm", "-o"])
+            .arg(&out)
+            .arg(sample())
+            .output()
+            .unwrap();
+        ok(&o);
+        assert!(String::from_utf8_lossy(&o.stderr).contains("warning: skipping enrolled voice"));
+    }
+}
