@@ -428,7 +428,7 @@ fn bad_voiceprints_are_refused_with_the_reason() {
     let o = rapporteur()
         .args(["voices", "add", "Kenya", "--voices"])
         .arg(&voices)
-        .arg(&sample())
+        .arg(sample())
         .output()
         .unwrap();
     ok(&o);
