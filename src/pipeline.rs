@@ -132,6 +132,12 @@ impl Pipeline {
                 )));
             }
         }
+        // The recogniser is looked up first: a missing Whisper model is the likeliest problem.
+        let whisper_model = if needs_text {
+            Some(models::resolve_whisper(&opts.model)?)
+        } else {
+            None
+        };
         let vad = match &opts.vad {
             Some(params) => {
                 params.validate().map_err(Error::usage)?;
@@ -152,11 +158,9 @@ impl Pipeline {
             }
             None => (None, Vec::new()),
         };
-        let whisper = if needs_text {
-            let model = models::resolve_whisper(&opts.model)?;
-            Some((Whisper::load(&model.path, &opts.load)?, model))
-        } else {
-            None
+        let whisper = match whisper_model {
+            Some(model) => Some((Whisper::load(&model.path, &opts.load)?, model)),
+            None => None,
         };
         Ok(Pipeline {
             whisper,

@@ -117,6 +117,32 @@ fn two_speakers_are_found_and_scored_against_the_reference() {
 }
 
 #[test]
+fn the_bundled_sample_has_five_speakers() {
+    require_default_model();
+    let out = tempfile::tempdir().unwrap();
+    let sample = root().join("samples/negotiation.opus");
+    let o = run(&["-q", "--format", "rttm"], &[&sample], out.path());
+    ok(&o);
+    let hyp = std::fs::read_to_string(out.path().join("negotiation/speakers.rttm")).unwrap();
+    let hyp = parse_rttm(&hyp).unwrap();
+    let reference =
+        parse_rttm(&std::fs::read_to_string(root().join("samples/negotiation.rttm")).unwrap())
+            .unwrap();
+    let mut labels: Vec<&str> = hyp.iter().map(|t| t.speaker.as_str()).collect();
+    labels.sort();
+    labels.dedup();
+    assert_eq!(labels.len(), 5, "{labels:?}");
+    let opts = DerOptions {
+        collar: 0.25,
+        ignore_overlap: false,
+        uem: None,
+    };
+    // Measured 1.0 % (synthetic voices, no overlap).
+    let d = der(&reference, &hyp, &opts).der();
+    assert!(d < 0.05, "DER {:.1} %", d * 100.0);
+}
+
+#[test]
 fn speaker_count_options_and_rttm_only_runs() {
     require_default_model();
     let out = tempfile::tempdir().unwrap();

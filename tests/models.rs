@@ -76,6 +76,19 @@ fn fetch_from_local_wheels_reproduces_the_manifest_checksum() {
         .path()
         .join("vad/silero-vad/silero_vad_16k.safetensors");
     assert!(weights.is_file());
+    // So does the speaker encoder.
+    let ge2e = rapporteur()
+        .env("RAPPORTEUR_MODELS", fresh.path())
+        .args(["models", "fetch", "ge2e", "--wheels"])
+        .arg(&wheels)
+        .output()
+        .unwrap();
+    assert!(
+        ge2e.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ge2e.stderr)
+    );
+    assert!(fresh.path().join("speaker/ge2e/pretrained.pt").is_file());
     // And it transcribes.
     let dir = tempfile::tempdir().unwrap();
     let run = rapporteur()
