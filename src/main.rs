@@ -145,6 +145,11 @@ fn run(args: RunArgs) -> i32 {
                         1.0 / rep.timings.real_time_factor.max(1e-9)
                     ));
                 }
+                if !args.quiet {
+                    for note in &rep.notes {
+                        progress.println(&format!("rapporteur: {}: {note}", input.display()));
+                    }
+                }
                 if args.json {
                     let mut value = serde_json::to_value(&rep).unwrap_or_default();
                     value["status"] = "ok".into();

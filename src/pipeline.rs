@@ -94,6 +94,8 @@ pub struct RunReport {
     pub speech: Option<SpeechReport>,
     /// Speaker labels, in order of first appearance (empty without diarization).
     pub speakers: Vec<String>,
+    /// Things worth knowing about the result (e.g. no speech, too little to separate voices).
+    pub notes: Vec<String>,
     pub timings: Timings,
 }
 
@@ -459,6 +461,7 @@ impl Pipeline {
                 .as_ref()
                 .map(|d| d.speakers.iter().map(|s| s.label.clone()).collect())
                 .unwrap_or_default(),
+            notes: notes(&transcript),
             timings,
         })
     }
@@ -557,6 +560,26 @@ pub fn relabel(dir: &Path, names: &Names) -> Result<Vec<PathBuf>> {
         .filter(|f| dir.join(f.exporter().file_name()).exists())
         .collect();
     output::write_formats(&transcript, dir, &present)
+}
+
+fn notes(t: &Transcript) -> Vec<String> {
+    let mut notes = Vec::new();
+    let speech = t.speech.as_ref().map_or(t.source.duration, |s| s.speech_s);
+    if speech == 0.0 {
+        notes.push("no speech found: nothing to transcribe and no speakers".into());
+    } else if let Some(d) = &t.diarization {
+        if d.speakers.is_empty() {
+            notes.push(format!(
+                "only {speech:.1} s of speech, too little to hear a voice in: no speakers"
+            ));
+        } else if d.speech_s < speakers::diarize::MIN_SPEECH_TO_SEPARATE_S {
+            notes.push(format!(
+                "only {:.1} s of speech: too little to tell voices apart, so one speaker",
+                d.speech_s
+            ));
+        }
+    }
+    notes
 }
 
 /// Enrolled voices from `dir` (every voiceprint must be valid), or from the default store

@@ -143,6 +143,56 @@ fn the_bundled_sample_has_five_speakers() {
 }
 
 #[test]
+fn the_sample_delegations_are_named_from_their_enrolment_recordings() {
+    require_default_model();
+    let work = tempfile::tempdir().unwrap();
+    let voices = work.path().join("voices");
+    for name in ["Chair", "France", "Brazil", "Kenya", "Japan"] {
+        let o = rapporteur()
+            .args(["voices", "add", name, "--delegation", name, "--voices"])
+            .arg(&voices)
+            .arg(root().join(format!("samples/voices/{name}.opus")))
+            .output()
+            .unwrap();
+        ok(&o);
+    }
+    let out = work.path().join("out");
+    let sample = root().join("samples/negotiation.opus");
+    let o = run(
+        &[
+            "-q",
+            "--format",
+            "rttm",
+            "--voices",
+            voices.to_str().unwrap(),
+        ],
+        &[&sample],
+        &out,
+    );
+    ok(&o);
+    // Each reference turn is mostly covered by the turn of the same name.
+    let hyp = parse_rttm(&std::fs::read_to_string(out.join("negotiation/speakers.rttm")).unwrap())
+        .unwrap();
+    let reference =
+        parse_rttm(&std::fs::read_to_string(root().join("samples/negotiation.rttm")).unwrap())
+            .unwrap();
+    for r in &reference {
+        let covered: f64 = hyp
+            .iter()
+            .filter(|h| h.speaker == r.speaker)
+            .map(|h| (h.end.min(r.end) - h.start.max(r.start)).max(0.0))
+            .sum();
+        assert!(
+            covered > 0.8 * (r.end - r.start),
+            "{} at {:.1} s: {covered:.1} s of {:.1} s",
+            r.speaker,
+            r.start,
+            r.end - r.start
+        );
+    }
+}
+
+#[test]
 fn speaker_count_options_and_rttm_only_runs() {
     require_default_model();
     let out = tempfile::tempdir().unwrap();
@@ -400,8 +450,14 @@ fn one_speaker_little_speech_and_no_speech() {
     let silent = work.path().join("silent.wav");
     rapporteur::audio::write_wav(&silent, &vec![0.0; 5 * 16000]).unwrap();
     let out = work.path().join("out");
-    let o = run(&["-q"], &[&one, &short, &silent], &out);
+    let o = run(&[], &[&one, &short, &silent], &out);
     ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("short.wav: only 1.") && err.contains("so one speaker"),
+        "{err}"
+    );
+    assert!(err.contains("silent.wav: no speech found"), "{err}");
     let speakers = |name: &str| {
         transcript(&out.join(name))
             .diarization

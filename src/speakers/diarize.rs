@@ -14,6 +14,9 @@ const FRAME_S: f64 = 0.01;
 /// recordings cluster an even subsample and assign every window to the nearest centroid.
 const MAX_CLUSTERED: usize = 3000;
 
+/// Less speech than this is all given to one speaker.
+pub const MIN_SPEECH_TO_SEPARATE_S: f64 = 2.0;
+
 /// How speakers are told apart. Defaults were calibrated across the shared AMI far-field,
 /// pyannote, pyAudioAnalysis and Picovoice recordings (see bench/README.md).
 #[derive(Debug, Clone, PartialEq)]
@@ -107,7 +110,13 @@ pub fn diarize(windows: &[WindowEmbedding], regions: &[Range<f64>], p: &DiarizeP
     if windows.is_empty() || regions.is_empty() {
         return Diarized::default();
     }
-    let labels = cluster_windows(windows, p);
+    let speech: f64 = regions.iter().map(|r| r.end - r.start).sum();
+    // Under 2 s of speech there is not enough voice to tell speakers apart: one speaker.
+    let labels = if speech < MIN_SPEECH_TO_SEPARATE_S {
+        vec![0; windows.len()]
+    } else {
+        cluster_windows(windows, p)
+    };
     let k = labels.iter().max().map_or(0, |m| m + 1);
     let centroids: Vec<Vec<f32>> = (0..k).map(|c| centroid(windows, &labels, c)).collect();
     // Every window's similarity to every speaker.
