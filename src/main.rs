@@ -209,8 +209,11 @@ fn voices_command(cmd: VoicesCommand) -> Result<(), Error> {
             voices,
         } => {
             let store = VoiceStore::at(voices.as_deref());
-            let voice =
+            let (voice, warnings) =
                 pipeline::enrol_voice(&name, delegation, &files, &DecodeOptions::default())?;
+            for w in warnings {
+                eprintln!("rapporteur: {w}");
+            }
             let replaced = store
                 .load_all(None)
                 .map(|all| all.iter().any(|v| v.name.eq_ignore_ascii_case(&voice.name)))

@@ -468,12 +468,13 @@ impl Pipeline {
 }
 
 /// Enrol a voice: find the speech in `files`, embed it, and average it into one voiceprint.
+/// Returns the voiceprint and warnings (e.g. a recording that seems to hold several voices).
 pub fn enrol_voice(
     name: &str,
     delegation: Option<String>,
     files: &[PathBuf],
     decode: &DecodeOptions,
-) -> Result<Voiceprint> {
+) -> Result<(Voiceprint, Vec<String>)> {
     if name.trim().is_empty() {
         return Err(Error::usage("a voice needs a non-empty name"));
     }
@@ -481,6 +482,7 @@ pub fn enrol_voice(
     let vad = SileroVad::load(&vad_model.file("silero_vad_16k.safetensors"))?;
     let speaker = SpeakerModel::load()?;
     let mut all = Vec::new();
+    let mut warnings = Vec::new();
     let mut sources = Vec::new();
     let mut speech_s = 0.0;
     let sr = audio::SAMPLE_RATE as f64;
@@ -490,9 +492,12 @@ pub fn enrol_voice(
             SpeechChunker::new(Some((&vad, VadParams::default()))).with_regions(diarization_vad());
         let mut embedder = SpeakerEmbedder::new(&speaker.encoder);
         let mut file_speech = 0usize;
+        let mut regions = Vec::new();
         let mut take = |chunker: &mut SpeechChunker| -> Result<()> {
             for r in chunker.take_regions() {
                 file_speech += r.samples.len();
+                let range = r.range();
+                regions.push(range.start as f64 / sr..range.end as f64 / sr);
                 embedder.push_region(r.start, &r.samples)?;
             }
             Ok(())
@@ -506,6 +511,23 @@ pub fn enrol_voice(
         let windows = embedder.finish()?;
         if windows.is_empty() {
             return Err(Error::input(file, "no speech found to enrol"));
+        }
+        // An enrolment recording should hold one voice: say so when it seems to hold several.
+        let found = speakers::diarize(&windows, &regions, &DiarizeParams::default());
+        let total: f64 = found.speakers.iter().map(|s| s.speech_s).sum();
+        let main = found
+            .speakers
+            .iter()
+            .map(|s| s.speech_s)
+            .fold(0.0, f64::max);
+        if found.speakers.len() > 1 && main < 0.85 * total {
+            warnings.push(format!(
+                "warning: {} seems to hold {} voices (the main one speaks {:.0} % of the time); \
+                 the voiceprint mixes them: enrol from a recording of this speaker alone",
+                file.display(),
+                found.speakers.len(),
+                100.0 * main / total.max(1e-9)
+            ));
         }
         speech_s += file_speech as f64 / sr;
         all.extend(windows);
@@ -524,7 +546,7 @@ pub fn enrol_voice(
         ));
     }
     let vector = speakers::mean_voiceprint(&all).expect("windows are not empty");
-    Ok(Voiceprint {
+    let voice = Voiceprint {
         schema: speakers::voices::VOICEPRINT_SCHEMA.into(),
         name: name.trim().to_string(),
         delegation,
@@ -534,7 +556,8 @@ pub fn enrol_voice(
         windows: all.len(),
         sources,
         vector,
-    })
+    };
+    Ok((voice, warnings))
 }
 
 /// Less speech than this gives voiceprints too noisy to name anyone by.

@@ -454,7 +454,7 @@ fn one_speaker_little_speech_and_no_speech() {
     ok(&o);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("short.wav: only 1.") && err.contains("so one speaker"),
+        err.contains("short.wav: only ") && err.contains("so one speaker"),
         "{err}"
     );
     assert!(err.contains("silent.wav: no speech found"), "{err}");
@@ -505,6 +505,26 @@ fn bad_voiceprints_are_refused_with_the_reason() {
         .unwrap();
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no speech"));
+
+    // A recording of two people: enrolled, with a warning.
+    let o = rapporteur()
+        .args(["voices", "add", "Pair", "--voices"])
+        .arg(&voices)
+        .arg(sample())
+        .output()
+        .unwrap();
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("seems to hold") && err.contains("voices"),
+        "{err}"
+    );
+    let o = rapporteur()
+        .args(["voices", "remove", "Pair", "--voices"])
+        .arg(&voices)
+        .output()
+        .unwrap();
+    ok(&o);
 
     // A good one, then damaged two ways.
     let o = rapporteur()
