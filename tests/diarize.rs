@@ -26,6 +26,18 @@ fn run(args: &[&str], inputs: &[&Path], out: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// `rapporteur voices ARGS... --voices STORE FILES...`
+fn voices_cmd(store: &Path, args: &[&str], files: &[&Path]) -> std::process::Output {
+    rapporteur()
+        .arg("voices")
+        .args(args)
+        .arg("--voices")
+        .arg(store)
+        .args(files)
+        .output()
+        .unwrap()
+}
+
 fn ok(o: &std::process::Output) {
     assert!(
         o.status.success(),
@@ -148,12 +160,11 @@ fn the_sample_delegations_are_named_from_their_enrolment_recordings() {
     let work = tempfile::tempdir().unwrap();
     let voices = work.path().join("voices");
     for name in ["Chair", "France", "Brazil", "Kenya", "Japan"] {
-        let o = rapporteur()
-            .args(["voices", "add", name, "--delegation", name, "--voices"])
-            .arg(&voices)
-            .arg(root().join(format!("samples/voices/{name}.opus")))
-            .output()
-            .unwrap();
+        let o = voices_cmd(
+            &voices,
+            &["add", name, "--delegation", name],
+            &[&root().join(format!("samples/voices/{name}.opus"))],
+        );
         ok(&o);
     }
     let out = work.path().join("out");
@@ -250,26 +261,14 @@ fn enrolled_voices_name_the_speakers() {
     for (speaker, name) in [("speaker90", "Diane"), ("speaker91", "Sheila")] {
         let wav = work.path().join(format!("{name}.wav"));
         cut_speaker(speaker, 18.0, &wav);
-        let o = rapporteur()
-            .args([
-                "voices",
-                "add",
-                name,
-                "--delegation",
-                "United States",
-                "--voices",
-            ])
-            .arg(&voices)
-            .arg(&wav)
-            .output()
-            .unwrap();
+        let o = voices_cmd(
+            &voices,
+            &["add", name, "--delegation", "United States"],
+            &[&wav],
+        );
         ok(&o);
     }
-    let list = rapporteur()
-        .args(["voices", "list", "--json", "--voices"])
-        .arg(&voices)
-        .output()
-        .unwrap();
+    let list = voices_cmd(&voices, &["list", "--json"], &[]);
     ok(&list);
     let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2);
@@ -323,17 +322,9 @@ fn enrolled_voices_name_the_speakers() {
     assert!(vtt.contains("<v Diane>") && vtt.contains("<v Sheila>"));
 
     // Removing a voice: it no longer names anyone.
-    let o = rapporteur()
-        .args(["voices", "remove", "sheila", "--voices"])
-        .arg(&voices)
-        .output()
-        .unwrap();
+    let o = voices_cmd(&voices, &["remove", "sheila"], &[]);
     ok(&o);
-    let o = rapporteur()
-        .args(["voices", "remove", "Nobody", "--voices"])
-        .arg(&voices)
-        .output()
-        .unwrap();
+    let o = voices_cmd(&voices, &["remove", "Nobody"], &[]);
     assert_eq!(o.status.code(), Some(2));
     let o = run(
         &[
@@ -486,53 +477,29 @@ fn bad_voiceprints_are_refused_with_the_reason() {
     let short = work.path().join("short.wav");
     rapporteur::audio::write_wav(&short, &audio.samples[(6.6 * 16000.0) as usize..8 * 16000])
         .unwrap();
-    let o = rapporteur()
-        .args(["voices", "add", "Brief", "--voices"])
-        .arg(&voices)
-        .arg(&short)
-        .output()
-        .unwrap();
+    let o = voices_cmd(&voices, &["add", "Brief"], &[&short]);
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("at least 2 s"));
     // An enrolment from silence.
     let silent = work.path().join("silent.wav");
     rapporteur::audio::write_wav(&silent, &vec![0.0; 3 * 16000]).unwrap();
-    let o = rapporteur()
-        .args(["voices", "add", "Nobody", "--voices"])
-        .arg(&voices)
-        .arg(&silent)
-        .output()
-        .unwrap();
+    let o = voices_cmd(&voices, &["add", "Nobody"], &[&silent]);
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no speech"));
 
     // A recording of two people: enrolled, with a warning.
-    let o = rapporteur()
-        .args(["voices", "add", "Pair", "--voices"])
-        .arg(&voices)
-        .arg(sample())
-        .output()
-        .unwrap();
+    let o = voices_cmd(&voices, &["add", "Pair"], &[&sample()]);
     ok(&o);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("seems to hold") && err.contains("voices"),
         "{err}"
     );
-    let o = rapporteur()
-        .args(["voices", "remove", "Pair", "--voices"])
-        .arg(&voices)
-        .output()
-        .unwrap();
+    let o = voices_cmd(&voices, &["remove", "Pair"], &[]);
     ok(&o);
 
     // A good one, then damaged two ways.
-    let o = rapporteur()
-        .args(["voices", "add", "Kenya", "--voices"])
-        .arg(&voices)
-        .arg(sample())
-        .output()
-        .unwrap();
+    let o = voices_cmd(&voices, &["add", "Kenya"], &[&sample()]);
     ok(&o);
     let file = voices.join("kenya.voice.json");
     let good = std::fs::read_to_string(&file).unwrap();

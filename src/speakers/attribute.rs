@@ -176,24 +176,34 @@ mod tests {
         }
     }
 
-    #[test]
-    fn segments_split_where_the_speaker_changes() {
-        let seg = Segment {
+    /// One recogniser segment from `start` to `end` holding `words` (text, start, end).
+    fn segment(start: f64, end: f64, words: &[(&str, f64, f64)]) -> Segment {
+        let text: Vec<&str> = words.iter().map(|w| w.0).collect();
+        Segment {
             id: 0,
-            start: 0.0,
-            end: 4.0,
-            text: " We agree. We do not.".into(),
-            words: vec![
-                word("We", 0.0, 0.5),
-                word("agree.", 0.5, 1.6),
-                word("We", 2.1, 2.4),
-                word("do", 2.4, 2.8),
-                word("not.", 2.8, 3.9),
-            ],
+            start,
+            end,
+            text: format!(" {}", text.join(" ")),
+            words: words.iter().map(|&(t, s, e)| word(t, s, e)).collect(),
             avg_logprob: -0.2,
             no_speech_prob: 0.0,
             speaker: None,
-        };
+        }
+    }
+
+    #[test]
+    fn segments_split_where_the_speaker_changes() {
+        let seg = segment(
+            0.0,
+            4.0,
+            &[
+                ("We", 0.0, 0.5),
+                ("agree.", 0.5, 1.6),
+                ("We", 2.1, 2.4),
+                ("do", 2.4, 2.8),
+                ("not.", 2.8, 3.9),
+            ],
+        );
         let turns = [turn(0.0, 1.8, "France"), turn(2.0, 4.0, "S2")];
         let out = attribute(vec![seg], &turns);
         assert_eq!(out.len(), 2);
@@ -210,25 +220,20 @@ mod tests {
 
     #[test]
     fn a_sentence_is_not_split_by_a_late_turn_boundary() {
-        let seg = Segment {
-            id: 0,
-            start: 0.0,
-            end: 5.0,
-            text: " I did not know you were there. Hi".into(),
-            words: vec![
-                word("I", 0.0, 0.3),
-                word("did", 0.3, 0.6),
-                word("not", 0.6, 0.9),
-                word("know", 0.9, 1.2),
-                word("you", 1.2, 1.5),
-                word("were", 1.5, 1.8),
-                word("there.", 1.8, 2.4),
-                word("Hi", 3.5, 4.0),
+        let seg = segment(
+            0.0,
+            5.0,
+            &[
+                ("I", 0.0, 0.3),
+                ("did", 0.3, 0.6),
+                ("not", 0.6, 0.9),
+                ("know", 0.9, 1.2),
+                ("you", 1.2, 1.5),
+                ("were", 1.5, 1.8),
+                ("there.", 1.8, 2.4),
+                ("Hi", 3.5, 4.0),
             ],
-            avg_logprob: -0.2,
-            no_speech_prob: 0.0,
-            speaker: None,
-        };
+        );
         // The diarizer put the change at 1.6 s, inside the sentence.
         let turns = [turn(0.0, 1.6, "A"), turn(1.6, 5.0, "B")];
         let out = attribute(vec![seg], &turns);
