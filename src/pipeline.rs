@@ -190,15 +190,15 @@ impl Pipeline {
         &self.voices
     }
 
-    /// Transcribe an opened recording without writing anything. Decoding, voice activity
-    /// detection and transcription run as one stream: each chunk of speech is transcribed as
+    /// Transcribe an opened recording without writing anything; also returns notes worth
+    /// telling the user. Decoding, voice activity detection and transcription run as one stream: each chunk of speech is transcribed as
     /// soon as it is complete, so only about a chunk of audio is ever held, whatever the
     /// duration.
     pub fn transcribe(
         &self,
         recording: OpenedRecording,
         progress: &mut InputProgress,
-    ) -> Result<(Transcript, Timings)> {
+    ) -> Result<(Transcript, Timings, Vec<String>)> {
         let input = recording.path().to_path_buf();
         let input = input.as_path();
         let started = Instant::now();
@@ -348,10 +348,17 @@ impl Pipeline {
             diarization,
             segments,
         };
+        let mut notes = notes(&transcript);
         if let Some(names) = self.opts.diarize.as_ref().and_then(|d| d.names.as_ref()) {
-            names
+            let unknown = names
                 .apply(&mut transcript)
                 .map_err(|e| Error::usage(format!("--names: {e}")))?;
+            if !unknown.is_empty() {
+                notes.push(format!(
+                    "names file: {}",
+                    Names::unknown_message(&transcript, &unknown)
+                ));
+            }
         }
         let timings = Timings {
             decode_s: (total_s - vad_s - transcribe_s - speakers_s).max(0.0),
@@ -361,7 +368,7 @@ impl Pipeline {
             write_s: 0.0,
             real_time_factor: total_s / duration.max(1e-9),
         };
-        Ok((transcript, timings))
+        Ok((transcript, timings, notes))
     }
 
     /// Cluster the windows into speakers, name them from enrolled voices, and build the turns.
@@ -442,7 +449,7 @@ impl Pipeline {
     ) -> Result<RunReport> {
         let input = recording.path().to_path_buf();
         let input = input.as_path();
-        let (transcript, mut timings) = self.transcribe(recording, progress)?;
+        let (transcript, mut timings, notes) = self.transcribe(recording, progress)?;
         crate::interrupt::check()?;
         let t2 = Instant::now();
         let files = write_output_dir(&transcript, out_dir, &self.opts.formats, input)?;
@@ -461,7 +468,7 @@ impl Pipeline {
                 .as_ref()
                 .map(|d| d.speakers.iter().map(|s| s.label.clone()).collect())
                 .unwrap_or_default(),
-            notes: notes(&transcript),
+            notes,
             timings,
         })
     }
@@ -575,9 +582,15 @@ pub fn relabel(dir: &Path, names: &Names) -> Result<Vec<PathBuf>> {
     })?;
     let mut transcript: Transcript = serde_json::from_str(&text)
         .map_err(|e| Error::input(&json, format!("not a rapporteur transcript: {e}")))?;
-    names
+    let unknown = names
         .apply(&mut transcript)
         .map_err(|e| Error::input(&json, e))?;
+    if !unknown.is_empty() {
+        return Err(Error::input(
+            &json,
+            Names::unknown_message(&transcript, &unknown),
+        ));
+    }
     let present: Vec<Format> = Format::ALL
         .into_iter()
         .filter(|f| dir.join(f.exporter().file_name()).exists())

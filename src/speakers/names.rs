@@ -59,26 +59,30 @@ impl Names {
     }
 
     /// Rename speakers in `t` (turns, segments, words and the speaker list). A key matches a
-    /// speaker's id (`S1`) or current label. Returns how many speakers were renamed; keys that
-    /// match nobody are an error, since a typo would otherwise pass silently.
-    pub fn apply(&self, t: &mut Transcript) -> std::result::Result<usize, String> {
+    /// speaker's id (`S1`) or label as they were before renaming. Returns the keys that match
+    /// nobody: `relabel` treats them as an error (a typo would otherwise pass silently), `run`
+    /// as a note (one names file may serve recordings with different speakers).
+    pub fn apply(&self, t: &mut Transcript) -> std::result::Result<Vec<String>, String> {
         let Some(d) = t.diarization.as_mut() else {
             return Err("this transcript has no speakers to rename (diarization was off)".into());
         };
+        let before: Vec<(String, String)> = d
+            .speakers
+            .iter()
+            .map(|s| (s.id.clone(), s.label.clone()))
+            .collect();
         let mut renames: Vec<(String, String)> = Vec::new();
+        let mut unknown = Vec::new();
         for (key, (name, delegation)) in &self.map {
-            let Some(sp) = d
-                .speakers
-                .iter_mut()
-                .find(|s| &s.id == key || &s.label == key)
+            let Some(i) = before
+                .iter()
+                .position(|(id, label)| id == key || label == key)
             else {
-                let known: Vec<String> = d.speakers.iter().map(|s| s.label.clone()).collect();
-                return Err(format!(
-                    "no speaker {key:?} in this transcript (speakers: {})",
-                    known.join(", ")
-                ));
+                unknown.push(key.clone());
+                continue;
             };
-            renames.push((sp.label.clone(), name.clone()));
+            let sp = &mut d.speakers[i];
+            renames.push((before[i].1.clone(), name.clone()));
             sp.label = name.clone();
             if delegation.is_some() {
                 sp.delegation = delegation.clone();
@@ -102,7 +106,29 @@ impl Names {
                 }
             }
         }
-        Ok(renames.len())
+        Ok(unknown)
+    }
+
+    /// Keys that match nobody, as a message naming the speakers there are.
+    pub fn unknown_message(t: &Transcript, unknown: &[String]) -> String {
+        let known: Vec<String> = t
+            .diarization
+            .iter()
+            .flat_map(|d| d.speakers.iter().map(|s| s.id.clone()))
+            .collect();
+        format!(
+            "no speaker {} here (speakers: {})",
+            unknown
+                .iter()
+                .map(|k| format!("{k:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )
     }
 }
 
