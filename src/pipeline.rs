@@ -247,11 +247,9 @@ impl Pipeline {
                 return Ok(0.0);
             };
             let t = Instant::now();
-            for region in chunker.take_regions() {
-                let range = region.range();
-                regions.push(range.start as f64 / sr..range.end as f64 / sr);
-                embedder.push_region(region.start, &region.samples)?;
-                progress.update(Stage::Speakers, range.end as f64 / sr);
+            embed_regions(chunker, embedder, regions)?;
+            if let Some(last) = regions.last() {
+                progress.update(Stage::Speakers, last.end);
             }
             Ok(t.elapsed().as_secs_f64())
         };
@@ -492,29 +490,18 @@ pub fn enrol_voice(
     let mut warnings = Vec::new();
     let mut sources = Vec::new();
     let mut speech_s = 0.0;
-    let sr = audio::SAMPLE_RATE as f64;
     for file in files {
         let recording = audio::open_recording(file)?;
         let mut chunker =
             SpeechChunker::new(Some((&vad, VadParams::default()))).with_regions(diarization_vad());
         let mut embedder = SpeakerEmbedder::new(&speaker.encoder);
-        let mut file_speech = 0usize;
         let mut regions = Vec::new();
-        let mut take = |chunker: &mut SpeechChunker| -> Result<()> {
-            for r in chunker.take_regions() {
-                file_speech += r.samples.len();
-                let range = r.range();
-                regions.push(range.start as f64 / sr..range.end as f64 / sr);
-                embedder.push_region(r.start, &r.samples)?;
-            }
-            Ok(())
-        };
         recording.decode(decode, |block| {
             chunker.push(block)?;
-            take(&mut chunker)
+            embed_regions(&mut chunker, &mut embedder, &mut regions)
         })?;
         chunker.finish()?;
-        take(&mut chunker)?;
+        embed_regions(&mut chunker, &mut embedder, &mut regions)?;
         let windows = embedder.finish()?;
         if windows.is_empty() {
             return Err(Error::input(file, "no speech found to enrol"));
@@ -536,7 +523,7 @@ pub fn enrol_voice(
                 100.0 * main / total.max(1e-9)
             ));
         }
-        speech_s += file_speech as f64 / sr;
+        speech_s += regions.iter().map(|r| r.end - r.start).sum::<f64>();
         all.extend(windows);
         sources.push(crate::speakers::voices::VoiceSource {
             path: canonical(file).display().to_string(),
@@ -565,6 +552,21 @@ pub fn enrol_voice(
         vector,
     };
     Ok((voice, warnings))
+}
+
+/// Embed the speech regions `chunker` has completed and note their spans (seconds).
+fn embed_regions(
+    chunker: &mut SpeechChunker,
+    embedder: &mut SpeakerEmbedder,
+    regions: &mut Vec<std::ops::Range<f64>>,
+) -> Result<()> {
+    let sr = audio::SAMPLE_RATE as f64;
+    for region in chunker.take_regions() {
+        let range = region.range();
+        regions.push(range.start as f64 / sr..range.end as f64 / sr);
+        embedder.push_region(region.start, &region.samples)?;
+    }
+    Ok(())
 }
 
 /// Less speech than this gives voiceprints too noisy to name anyone by.

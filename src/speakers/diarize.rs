@@ -241,6 +241,7 @@ fn cluster_windows(windows: &[WindowEmbedding], p: &DiarizeParams) -> Vec<usize>
     // Dissolve clusters with too little speech into their nearest neighbour, smallest first,
     // while more speakers remain than the user asked for at least (and any beyond the most
     // they allowed).
+    let sampled: Vec<WindowEmbedding> = sample.iter().map(|&i| windows[i].clone()).collect();
     loop {
         let k = labels.iter().max().map_or(0, |m| m + 1);
         if k <= floor.max(1) {
@@ -258,7 +259,6 @@ fn cluster_windows(windows: &[WindowEmbedding], p: &DiarizeParams) -> Vec<usize>
         if size as f64 * window_s >= p.min_speaker_s && k <= ceiling {
             break;
         }
-        let sampled: Vec<WindowEmbedding> = sample.iter().map(|&i| windows[i].clone()).collect();
         let centroids: Vec<Vec<f32>> = (0..k).map(|c| centroid(&sampled, &labels, c)).collect();
         for (i, l) in labels.iter_mut().enumerate() {
             if *l == smallest {
@@ -277,7 +277,6 @@ fn cluster_windows(windows: &[WindowEmbedding], p: &DiarizeParams) -> Vec<usize>
         return labels;
     }
     // Assign every window of a subsampled recording to its nearest centroid.
-    let sampled: Vec<WindowEmbedding> = sample.iter().map(|&i| windows[i].clone()).collect();
     let k = labels.iter().max().map_or(0, |m| m + 1);
     let centroids: Vec<Vec<f32>> = (0..k).map(|c| centroid(&sampled, &labels, c)).collect();
     windows
