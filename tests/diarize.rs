@@ -69,18 +69,40 @@ fn sample_der(rttm: &Path) -> f64 {
     .der()
 }
 
+/// The pyannote sample, decoded.
+fn sample_samples() -> Vec<f32> {
+    rapporteur::audio::decode_file(&sample(), &rapporteur::audio::DecodeOptions::default())
+        .unwrap()
+        .samples
+}
+
+/// 1.4 s of the sample's first words (6.6-8 s), as a WAV: under 2 s of speech.
+fn write_short_clip(out: &Path) {
+    let samples = sample_samples();
+    rapporteur::audio::write_wav(out, &samples[(6.6 * 16000.0) as usize..8 * 16000]).unwrap();
+}
+
+/// `rapporteur relabel DIR --names NAMES`
+fn relabel(dir: &Path, names: &Path) -> std::process::Output {
+    rapporteur()
+        .arg("relabel")
+        .arg(dir)
+        .arg("--names")
+        .arg(names)
+        .output()
+        .unwrap()
+}
+
 /// The reference turns of one pyannote speaker before `until` seconds, cut from the recording
 /// into a WAV: enrolment audio that is not the whole session.
 fn cut_speaker(speaker: &str, until: f64, out: &Path) {
-    let audio =
-        rapporteur::audio::decode_file(&sample(), &rapporteur::audio::DecodeOptions::default())
-            .unwrap();
+    let audio = sample_samples();
     let reference = std::fs::read_to_string(shared("B_der/pyannote_sample/sample.rttm")).unwrap();
     let mut samples = Vec::new();
     for t in parse_rttm(&reference).unwrap() {
         if t.speaker == speaker && t.start < until {
             let (a, b) = ((t.start * 16000.0) as usize, (t.end * 16000.0) as usize);
-            samples.extend_from_slice(&audio.samples[a..b.min(audio.samples.len())]);
+            samples.extend_from_slice(&audio[a..b.min(audio.len())]);
         }
     }
     rapporteur::audio::write_wav(out, &samples).unwrap();
@@ -378,13 +400,7 @@ fn names_file_and_relabel_rename_speakers_everywhere() {
 
     // Afterwards: relabel rewrites transcript.json and every format beside it.
     std::fs::write(&names, "\"Côte d'Ivoire\" = \"Ghana\"\n").unwrap();
-    let o = rapporteur()
-        .arg("relabel")
-        .arg(&dir)
-        .arg("--names")
-        .arg(&names)
-        .output()
-        .unwrap();
+    let o = relabel(&dir, &names);
     ok(&o);
     let t = transcript(&dir);
     assert!(t
@@ -403,13 +419,7 @@ fn names_file_and_relabel_rename_speakers_everywhere() {
     // A name nobody has is an error, and nothing is rewritten.
     let before = std::fs::read_to_string(dir.join("transcript.json")).unwrap();
     std::fs::write(&names, "S9 = \"Peru\"\n").unwrap();
-    let o = rapporteur()
-        .arg("relabel")
-        .arg(&dir)
-        .arg("--names")
-        .arg(&names)
-        .output()
-        .unwrap();
+    let o = relabel(&dir, &names);
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no speaker \"S9\""));
     assert_eq!(
@@ -433,13 +443,9 @@ fn one_speaker_little_speech_and_no_speech() {
     let work = tempfile::tempdir().unwrap();
     // One reader: LibriVox clip.
     let one = shared("A_wer/jfk/jfk.wav");
-    // Under 2 s of speech: the first 1.5 s of speech in the sample.
-    let audio =
-        rapporteur::audio::decode_file(&sample(), &rapporteur::audio::DecodeOptions::default())
-            .unwrap();
+    // Under 2 s of speech.
     let short = work.path().join("short.wav");
-    rapporteur::audio::write_wav(&short, &audio.samples[(6.6 * 16000.0) as usize..8 * 16000])
-        .unwrap();
+    write_short_clip(&short);
     // No speech at all: 5 s of digital silence.
     let silent = work.path().join("silent.wav");
     rapporteur::audio::write_wav(&silent, &vec![0.0; 5 * 16000]).unwrap();
@@ -474,12 +480,8 @@ fn bad_voiceprints_are_refused_with_the_reason() {
     let work = tempfile::tempdir().unwrap();
     let voices = work.path().join("voices");
     // Too little speech to enrol.
-    let audio =
-        rapporteur::audio::decode_file(&sample(), &rapporteur::audio::DecodeOptions::default())
-            .unwrap();
     let short = work.path().join("short.wav");
-    rapporteur::audio::write_wav(&short, &audio.samples[(6.6 * 16000.0) as usize..8 * 16000])
-        .unwrap();
+    write_short_clip(&short);
     let o = voices_cmd(&voices, &["add", "Brief"], &[&short]);
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("at least 2 s"));
