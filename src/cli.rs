@@ -38,6 +38,12 @@ pub enum Command {
     /// Evaluation helpers.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Tag negotiation positions in text without audio (plain lines, JSONL, SRT, VTT or a
+    /// transcript.json); writes JSON Lines, one tagged utterance per line.
+    Tag(TagArgs),
+    /// Train a model the project ships.
+    #[command(subcommand)]
+    Train(TrainCommand),
     /// Enrol, list or remove the voices speakers are named after.
     #[command(subcommand)]
     Voices(VoicesCommand),
@@ -208,6 +214,19 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Speakers")]
     pub no_diarize: bool,
 
+    /// Do not tag negotiation moves and targets.
+    #[arg(long, help_heading = "Positions")]
+    pub no_positions: bool,
+
+    /// Position head to use instead of the built-in one (from `rapporteur train positions`).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Positions",
+        conflicts_with = "no_positions"
+    )]
+    pub positions_head: Option<PathBuf>,
+
     /// Exactly this many speakers.
     #[arg(long, value_name = "N", help_heading = "Speakers", conflicts_with_all = ["min_speakers", "max_speakers"])]
     pub speakers: Option<usize>,
@@ -294,8 +313,72 @@ pub enum ModelsCommand {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Text to tag; `-` or nothing reads standard input.
+    pub input: Option<PathBuf>,
+    /// Input format; `auto` guesses from the name and content.
+    #[arg(long = "from", value_enum, default_value = "auto")]
+    pub from: rapporteur::utterances::InputFormat,
+    /// Where to write the JSON Lines (default: standard output).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Position head to use instead of the one built in (from `rapporteur train positions`).
+    #[arg(long, value_name = "FILE")]
+    pub head: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// Train the position classifier head on labelled utterances (MiniLM embeddings + signals).
+    Positions {
+        /// Labelled data: JSONL (text, label[, target, id, dialogue]), PersuasionForGood's
+        /// annotated CSV or CaSiNo's JSON. Held-out dialogues are never used.
+        #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+        data: Vec<PathBuf>,
+        /// Where to write the head (safetensors).
+        #[arg(
+            long,
+            value_name = "FILE",
+            default_value = "models/positions/head.safetensors"
+        )]
+        out: PathBuf,
+        #[arg(long, default_value_t = 20261122)]
+        seed: u64,
+        #[arg(long, default_value_t = 60)]
+        epochs: usize,
+        /// Width of the hidden layer.
+        #[arg(long, default_value_t = 256)]
+        hidden: usize,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
+    /// Precision, recall and F1 per move, macro-F1 and the confusion matrix of position tagging.
+    Positions {
+        /// Labelled data: JSONL (text, label[, target]), PersuasionForGood's annotated CSV or
+        /// CaSiNo's JSON.
+        #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+        data: Vec<PathBuf>,
+        /// Which dialogues to score: the held-out quarter training never sees, the rest, or all.
+        #[arg(long, value_enum, default_value = "heldout")]
+        split: rapporteur::positions::data::Split,
+        /// Position head to evaluate instead of the one built in.
+        #[arg(long, value_name = "FILE")]
+        head: Option<PathBuf>,
+        /// Score only utterances whose gold move is one of these, and average F1 over them
+        /// (default: every utterance, averaged over the moves in the data), e.g.
+        /// support,opposition,proposal,question.
+        #[arg(long, value_delimiter = ',')]
+        classes: Vec<String>,
+        /// Classify each utterance whole, without judging its sentences.
+        #[arg(long)]
+        no_split: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Word error rate of a hypothesis against a reference, after normalisation.
     Wer {
         /// Reference text file.

@@ -13,8 +13,10 @@ pub mod interrupt;
 pub mod models;
 pub mod output;
 pub mod pipeline;
+pub mod positions;
 pub mod progress;
 pub mod speakers;
 pub mod transcript;
+pub mod utterances;
 
 pub use error::{Error, ErrorKind, Result};

@@ -8,13 +8,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, EvalCommand, ModelsCommand, RunArgs, VoicesCommand};
+use cli::{
+    Cli, Command, EvalCommand, ModelsCommand, RunArgs, TagArgs, TrainCommand, VoicesCommand,
+};
 use rapporteur::asr::{AsrOptions, LoadOptions};
 use rapporteur::audio::{DecodeOptions, VadParams};
 use rapporteur::error::io_cause;
 use rapporteur::models::{self, FetchOptions, Quantization};
 use rapporteur::output::Format;
-use rapporteur::pipeline::{self, DiarizeOptions, Pipeline, RunOptions};
+use rapporteur::pipeline::{self, DiarizeOptions, Pipeline, PositionOptions, RunOptions};
 use rapporteur::progress::Progress;
 use rapporteur::speakers::names::Names;
 use rapporteur::speakers::VoiceStore;
@@ -30,6 +32,8 @@ fn main() -> ExitCode {
         Command::Eval(cmd) => report(eval_command(cmd)),
         Command::Voices(cmd) => report(voices_command(cmd)),
         Command::Relabel { dir, names } => report(relabel_command(&dir, &names)),
+        Command::Tag(args) => report(tag_command(args)),
+        Command::Train(cmd) => report(train_command(cmd)),
     };
     ExitCode::from(code as u8)
 }
@@ -91,6 +95,9 @@ fn run(args: RunArgs) -> i32 {
             max_speech_s: args.vad_max_speech,
         }),
         diarize: None,
+        positions: (!args.no_positions).then(|| PositionOptions {
+            head: args.positions_head.clone(),
+        }),
     };
     let mut opts = opts;
     if !args.no_diarize {
@@ -465,8 +472,194 @@ fn models_command(cmd: ModelsCommand) -> Result<(), Error> {
     }
 }
 
+fn tag_command(args: TagArgs) -> Result<(), Error> {
+    use rapporteur::utterances;
+    let stdin = args.input.as_ref().is_none_or(|p| p.as_os_str() == "-");
+    let (name, text) = if stdin {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| Error::input(Path::new("<stdin>"), io_cause(&e)))?;
+        ("<stdin>".to_string(), text)
+    } else {
+        let path = args.input.as_ref().expect("not stdin");
+        (path.display().to_string(), read_text(path)?)
+    };
+    let list =
+        utterances::read(&name, &text, args.from).map_err(|e| Error::input(Path::new(&name), e))?;
+    let tagger = rapporteur::positions::PositionTagger::load(args.head.as_deref())?;
+    let mut out = String::new();
+    // Tag in blocks so a long record streams its memory but keeps batches full.
+    for block in list.chunks(256) {
+        let texts: Vec<&str> = block.iter().map(|u| u.text.as_str()).collect();
+        let positions = tagger.tag(&texts)?;
+        for (u, p) in block.iter().zip(positions) {
+            let mut obj = u.extra.clone();
+            if let Some(s) = &u.speaker {
+                obj.insert("speaker".into(), s.clone().into());
+            }
+            if let Some(t) = u.start {
+                obj.insert("start".into(), t.into());
+            }
+            if let Some(t) = u.end {
+                obj.insert("end".into(), t.into());
+            }
+            obj.insert("text".into(), u.text.clone().into());
+            obj.insert(
+                "position".into(),
+                serde_json::to_value(&p).expect("serialisable"),
+            );
+            out.push_str(&serde_json::Value::Object(obj).to_string());
+            out.push('\n');
+        }
+    }
+    match &args.output {
+        Some(path) => rapporteur::fsutil::write_atomic(path, out.as_bytes()),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(out.as_bytes())
+                .and_then(|_| stdout.flush())
+                .map_err(|e| Error::output(Path::new("<stdout>"), io_cause(&e)))
+        }
+    }
+}
+
+fn train_command(cmd: TrainCommand) -> Result<(), Error> {
+    match cmd {
+        TrainCommand::Positions {
+            data,
+            out,
+            seed,
+            epochs,
+            hidden,
+        } => {
+            use rapporteur::positions::head::TrainParams;
+            if epochs == 0 || hidden == 0 {
+                return Err(Error::usage("--epochs and --hidden must be at least 1"));
+            }
+            let params = TrainParams {
+                seed,
+                epochs,
+                hidden,
+                ..TrainParams::default()
+            };
+            let outcome = rapporteur::positions::train::train(&data, &out, &params, |line| {
+                eprintln!("rapporteur: {line}")
+            })?;
+            eprintln!(
+                "rapporteur: wrote {} (trained on {} utterances, temperature fitted on {}; seed {seed})",
+                out.display(),
+                outcome.examples,
+                outcome.calibration
+            );
+            for (source, n) in outcome.per_source {
+                eprintln!("rapporteur:   {source}: {n}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn eval_positions(
+    data: &[PathBuf],
+    split: rapporteur::positions::data::Split,
+    head: Option<&Path>,
+    classes: &[String],
+    no_split: bool,
+    json: bool,
+) -> Result<(), Error> {
+    use rapporteur::eval::positions::{score, TargetScore};
+    use rapporteur::positions::{data as pdata, PositionTagger};
+    use rapporteur::transcript::Move;
+    let macro_over: Vec<Move> = classes
+        .iter()
+        .map(|c| {
+            Move::parse(c).ok_or_else(|| {
+                Error::usage(format!(
+                    "--classes: unknown move {c:?} (known: {})",
+                    Move::ALL.map(|m| m.name()).join(", ")
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut examples = Vec::new();
+    for f in data {
+        examples.extend(pdata::load(f, split)?);
+    }
+    if !macro_over.is_empty() {
+        examples.retain(|e| macro_over.contains(&e.label));
+    }
+    if examples.is_empty() {
+        return Err(Error::usage(
+            "no labelled utterances in that split of the --data files",
+        ));
+    }
+    let mut tagger = PositionTagger::load(head)?;
+    tagger.split_sentences = !no_split;
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let started = std::time::Instant::now();
+    let positions = tagger.tag(&texts)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let gold: Vec<Move> = examples.iter().map(|e| e.label).collect();
+    let predicted: Vec<(Move, f32)> = positions.iter().map(|p| (p.label, p.confidence)).collect();
+    let report = score(
+        &gold,
+        &predicted,
+        (!macro_over.is_empty()).then_some(macro_over.as_slice()),
+    );
+    let mut target = TargetScore::default();
+    let with_targets = examples.iter().any(|e| e.target.is_some());
+    if with_targets {
+        for (e, p) in examples.iter().zip(&positions) {
+            target.add(
+                &e.text,
+                e.target.as_deref(),
+                p.target.as_ref().map(|t| t.text.as_str()),
+            );
+        }
+    }
+    let mut text = String::new();
+    if json {
+        let mut v = serde_json::to_value(&report).expect("serialisable");
+        if with_targets {
+            v["targets"] = serde_json::to_value(&target).expect("serialisable");
+        }
+        v["seconds"] = elapsed.into();
+        text = format!("{v}\n");
+    } else {
+        text.push_str(&report.render());
+        if with_targets {
+            text.push_str(&format!(
+                "\ntargets: found {} where the data names {}; {} overlap the named span (precision {:.3}, recall {:.3})\n",
+                target.found,
+                target.gold,
+                target.matched,
+                target.precision(),
+                target.recall()
+            ));
+        }
+        text.push_str(&format!(
+            "\n{} utterances tagged in {:.2} s ({:.0} per second)\n",
+            examples.len(),
+            elapsed,
+            examples.len() as f64 / elapsed.max(1e-9)
+        ));
+    }
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(())
+}
+
 fn eval_command(cmd: EvalCommand) -> Result<(), Error> {
     match cmd {
+        EvalCommand::Positions {
+            data,
+            split,
+            head,
+            classes,
+            no_split,
+            json,
+        } => eval_positions(&data, split, head.as_deref(), &classes, no_split, json),
         EvalCommand::Wer {
             reference,
             hypothesis,

@@ -16,6 +16,7 @@ use crate::error::{io_cause, Error, Result};
 use crate::fsutil;
 use crate::models::{self, PackagedModel, ResolvedModel};
 use crate::output::{self, Format};
+use crate::positions::PositionTagger;
 use crate::progress::{InputProgress, Progress, Stage};
 use crate::speakers::names::Names;
 use crate::speakers::voices::{load_voiceprint, DEFAULT_MATCH_THRESHOLD};
@@ -37,6 +38,15 @@ pub struct RunOptions {
     pub vad: Option<VadParams>,
     /// Who spoke when; None skips diarization (`--no-diarize`).
     pub diarize: Option<DiarizeOptions>,
+    /// Negotiation positions; None skips tagging (`--no-positions`).
+    pub positions: Option<PositionOptions>,
+}
+
+/// Settings of the position stage.
+#[derive(Debug, Clone, Default)]
+pub struct PositionOptions {
+    /// A head from `rapporteur train positions` instead of the built-in one.
+    pub head: Option<PathBuf>,
 }
 
 /// Settings of the speaker stage.
@@ -108,6 +118,8 @@ pub struct Timings {
     pub transcribe_s: f64,
     /// Embedding voices, clustering and attributing words.
     pub speakers_s: f64,
+    /// Tagging each segment's negotiation move and target.
+    pub positions_s: f64,
     pub write_s: f64,
     /// Processing time divided by audio duration (lower is faster).
     pub real_time_factor: f64,
@@ -118,6 +130,7 @@ pub struct Pipeline {
     whisper: Option<(Whisper, ResolvedModel)>,
     vad: Option<(SileroVad, PackagedModel)>,
     speakers: Option<SpeakerModel>,
+    positions: Option<PositionTagger>,
     voices: Vec<Voiceprint>,
     warnings: Vec<String>,
     opts: RunOptions,
@@ -160,6 +173,11 @@ impl Pipeline {
             }
             None => (None, Vec::new()),
         };
+        // Positions are read from the text: without a transcript there is nothing to tag.
+        let positions = match (&opts.positions, needs_text) {
+            (Some(p), true) => Some(PositionTagger::load(p.head.as_deref())?),
+            _ => None,
+        };
         let whisper = match whisper_model {
             Some(model) => Some((Whisper::load(&model.path, &opts.load)?, model)),
             None => None,
@@ -168,6 +186,7 @@ impl Pipeline {
             whisper,
             vad,
             speakers,
+            positions,
             voices,
             warnings,
             opts,
@@ -294,6 +313,21 @@ impl Pipeline {
         speakers_s += t.elapsed().as_secs_f64();
         progress.finish_stage(Stage::Speakers, duration);
 
+        let t = Instant::now();
+        let position_models = match &self.positions {
+            Some(tagger) => {
+                let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+                let tagged = tagger.tag(&texts)?;
+                for (segment, position) in segments.iter_mut().zip(tagged) {
+                    segment.position = Some(position);
+                }
+                Some(tagger.models.clone())
+            }
+            None => None,
+        };
+        let positions_s = t.elapsed().as_secs_f64();
+        crate::interrupt::check()?;
+
         let total_s = started.elapsed().as_secs_f64();
         let (language, stats) = match &session {
             Some(s) => (s.language(), Some(s.stats.clone())),
@@ -344,6 +378,7 @@ impl Pipeline {
                 silent_chunks: stats.silent_chunks,
             }),
             diarization,
+            positions: position_models,
             segments,
         };
         let mut notes = notes(&transcript);
@@ -359,10 +394,11 @@ impl Pipeline {
             }
         }
         let timings = Timings {
-            decode_s: (total_s - vad_s - transcribe_s - speakers_s).max(0.0),
+            decode_s: (total_s - vad_s - transcribe_s - speakers_s - positions_s).max(0.0),
             vad_s,
             transcribe_s,
             speakers_s,
+            positions_s,
             write_s: 0.0,
             real_time_factor: total_s / duration.max(1e-9),
         };

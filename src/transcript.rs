@@ -19,7 +19,114 @@ pub struct Transcript {
     /// Who spoke when; absent when diarization was not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diarization: Option<Diarization>,
+    /// The models that tagged negotiation positions; absent when tagging was not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positions: Option<PositionModels>,
     pub segments: Vec<Segment>,
+}
+
+/// The models behind every segment's `position`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PositionModels {
+    /// The sentence encoder (all-MiniLM-L6-v2).
+    pub encoder: ModelRef,
+    /// The trained classifier head (`models/positions/head.safetensors`).
+    pub head: ModelRef,
+}
+
+/// A negotiation move (see docs/positions.md for definitions and boundaries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Move {
+    Proposal,
+    Support,
+    Opposition,
+    Reservation,
+    Concession,
+    Question,
+    Procedural,
+    Statement,
+}
+
+impl Move {
+    /// Every move, in the order of the classifier's outputs.
+    pub const ALL: [Move; 8] = [
+        Move::Proposal,
+        Move::Support,
+        Move::Opposition,
+        Move::Reservation,
+        Move::Concession,
+        Move::Question,
+        Move::Procedural,
+        Move::Statement,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Move::Proposal => "proposal",
+            Move::Support => "support",
+            Move::Opposition => "opposition",
+            Move::Reservation => "reservation",
+            Move::Concession => "concession",
+            Move::Question => "question",
+            Move::Procedural => "procedural",
+            Move::Statement => "statement",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Move::ALL.iter().position(|&m| m == self).unwrap_or(0)
+    }
+
+    pub fn parse(name: &str) -> Option<Move> {
+        Move::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name.trim()))
+    }
+}
+
+impl std::fmt::Display for Move {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What an utterance does in the negotiation, and on what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    pub label: Move,
+    /// Calibrated probability of `label`.
+    pub confidence: f32,
+    /// Calibrated probability of every move (they sum to 1).
+    pub scores: std::collections::BTreeMap<Move, f32>,
+    /// What the move is about, when the text names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+    /// For utterances of several sentences: each sentence's own move, the evidence behind
+    /// `label`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sentences: Vec<SentencePosition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SentencePosition {
+    pub text: String,
+    pub label: Move,
+    pub confidence: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+}
+
+/// A paragraph, article, amendment, proposal, delegation or agenda item a move is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// The words as they appear in the text.
+    pub text: String,
+    /// Normalised so the same target groups across speakers, e.g. "paragraph 3",
+    /// "article 6.4", "amendment by brazil", "proposal by eu", "agenda item 4".
+    pub key: String,
+    /// "paragraph", "article", "amendment", "proposal", "document", "delegation" or "agenda".
+    pub kind: String,
 }
 
 /// The speakers found in a recording and their turns.
@@ -136,6 +243,9 @@ pub struct Segment {
     /// Speaker label, filled by diarization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker: Option<String>,
+    /// Negotiation move and target, filled by position tagging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

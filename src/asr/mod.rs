@@ -215,6 +215,7 @@ impl Whisper {
                 },
                 no_speech_prob: seg.no_speech_probability(),
                 speaker: None,
+                position: None,
             });
         }
         let text: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
@@ -564,6 +565,7 @@ fn split_at_sentences(seg: Segment) -> Vec<Segment> {
             avg_logprob: seg.avg_logprob,
             no_speech_prob: seg.no_speech_prob,
             speaker: seg.speaker.clone(),
+            position: None,
         })
         .collect()
 }
@@ -599,6 +601,7 @@ mod tests {
             avg_logprob: -0.1,
             no_speech_prob: 0.0,
             speaker: None,
+            position: None,
         };
         let parts = split_at_sentences(seg.clone());
         let spans: Vec<(f64, f64, &str)> = parts
@@ -628,6 +631,7 @@ mod tests {
             avg_logprob: -0.1,
             no_speech_prob: 0.0,
             speaker: None,
+            position: None,
         };
         let kept = drop_repeated_segments(vec![
             seg("Thank you, Chair."),

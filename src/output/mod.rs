@@ -155,6 +155,7 @@ pub(crate) mod fixture {
             },
             speech: None,
             diarization: None,
+            positions: None,
             segments: vec![
                 Segment {
                     id: 0,
@@ -170,6 +171,7 @@ pub(crate) mod fixture {
                     avg_logprob: -0.2,
                     no_speech_prob: 0.01,
                     speaker: None,
+                    position: None,
                 },
                 Segment {
                     id: 1,
@@ -180,6 +182,7 @@ pub(crate) mod fixture {
                     avg_logprob: -0.3,
                     no_speech_prob: 0.02,
                     speaker: None,
+                    position: None,
                 },
             ],
         }

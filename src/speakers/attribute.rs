@@ -38,6 +38,7 @@ pub fn attribute(segments: Vec<Segment>, turns: &[Turn]) -> Vec<Segment> {
                     end: w.end,
                     text: String::new(),
                     speaker: w.speaker.clone(),
+                    position: None,
                     avg_logprob: seg.avg_logprob,
                     no_speech_prob: seg.no_speech_prob,
                     words: vec![w],
@@ -188,6 +189,7 @@ mod tests {
             avg_logprob: -0.2,
             no_speech_prob: 0.0,
             speaker: None,
+            position: None,
         }
     }
 

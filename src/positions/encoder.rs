@@ -1,0 +1,151 @@
+//! all-MiniLM-L6-v2 as sentence-transformers runs it: BERT (6 layers, 384-d) over WordPiece
+//! tokens truncated at 256, mean-pooled over the attention mask, L2-normalised.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+use crate::error::{Error, Result};
+
+/// Width of a sentence embedding.
+pub const DIM: usize = 384;
+/// sentence-transformers' `max_seq_length` for this model (the tokenizer file says 128, which
+/// is what the model was trained with but not what the library uses at inference).
+const MAX_TOKENS: usize = 256;
+/// Texts encoded per forward pass. Sorting by length first keeps padding small.
+const BATCH: usize = 32;
+
+/// A text's mean-pooled token states (not normalised) and how many tokens they average.
+#[derive(Debug, Clone, Default)]
+pub struct Pooled {
+    pub mean: Vec<f32>,
+    pub tokens: usize,
+}
+
+/// Scale to unit length, as sentence-transformers' Normalize layer does.
+pub fn normalise(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
+
+/// The embedding of a text made of `pieces`: their means weighted by token counts, normalised.
+/// (Each piece was encoded alone, so this approximates encoding the whole text at once.)
+pub fn combine(pieces: &[&Pooled]) -> Vec<f32> {
+    let mut sum = vec![0f32; DIM];
+    for p in pieces {
+        for (s, v) in sum.iter_mut().zip(&p.mean) {
+            *s += v * p.tokens as f32;
+        }
+    }
+    normalise(sum)
+}
+
+pub struct TextEncoder {
+    bert: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+}
+
+impl TextEncoder {
+    /// Load from a folder holding `model.safetensors`, `tokenizer.json` and `config.json`.
+    pub fn load(dir: &Path) -> Result<TextEncoder> {
+        let config_path = dir.join("config.json");
+        let config: Config = std::fs::read(&config_path)
+            .map_err(|e| Error::model(&config_path, format!("cannot read: {}", e.kind())))
+            .and_then(|b| {
+                serde_json::from_slice(&b).map_err(|e| {
+                    Error::model(&config_path, format!("not a BERT config.json ({e})"))
+                })
+            })?;
+        let tok_path = dir.join("tokenizer.json");
+        let mut tokenizer = Tokenizer::from_file(&tok_path)
+            .map_err(|e| Error::model(&tok_path, format!("not a tokenizer.json ({e})")))?;
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..Default::default()
+        }));
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS,
+                ..Default::default()
+            }))
+            .map_err(|e| Error::model(&tok_path, format!("cannot set truncation ({e})")))?;
+        let weights = dir.join("model.safetensors");
+        let bytes = std::fs::read(&weights)
+            .map_err(|e| Error::model(&weights, format!("cannot read: {}", e.kind())))?;
+        let device = Device::Cpu;
+        let bert = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device)
+            .and_then(|vb| BertModel::load(vb, &config))
+            .map_err(|e| Error::model(&weights, format!("not a MiniLM safetensors file ({e})")))?;
+        Ok(TextEncoder {
+            bert,
+            tokenizer,
+            device,
+        })
+    }
+
+    /// One L2-normalised embedding per text, in order.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        Ok(self
+            .embed_pooled(texts)?
+            .into_iter()
+            .map(|p| normalise(p.mean))
+            .collect())
+    }
+
+    /// The mean of each text's token states before normalisation, with its token count: means
+    /// of consecutive pieces combine into the mean of the whole by weighting with the counts.
+    pub fn embed_pooled(&self, texts: &[&str]) -> Result<Vec<Pooled>> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut out = vec![Pooled::default(); texts.len()];
+        for chunk in order.chunks(BATCH) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            let vectors = self
+                .embed_batch(&batch)
+                .map_err(|e| Error::internal(format!("text encoder failed: {e}")))?;
+            for (&i, v) in chunk.iter().zip(vectors) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    fn embed_batch(&self, texts: &[&str]) -> std::result::Result<Vec<Pooled>, String> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| e.to_string())?;
+        let n = encodings.len();
+        let len = encodings.first().map_or(0, |e| e.get_ids().len());
+        let mut ids = Vec::with_capacity(n * len);
+        let mut mask = Vec::with_capacity(n * len);
+        for e in &encodings {
+            ids.extend(e.get_ids().iter().copied());
+            mask.extend(e.get_attention_mask().iter().copied());
+        }
+        let run = || -> candle_core::Result<Vec<Vec<f32>>> {
+            let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
+            let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
+            let types = ids.zeros_like()?;
+            let hidden = self.bert.forward(&ids, &types, Some(&mask))?;
+            let maskf = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+            let summed = hidden.broadcast_mul(&maskf)?.sum(1)?;
+            let counts = maskf.sum(1)?.clamp(1e-9, f32::MAX)?;
+            summed.broadcast_div(&counts)?.to_vec2::<f32>()
+        };
+        let means = run().map_err(|e| e.to_string())?;
+        Ok(means
+            .into_iter()
+            .zip(&encodings)
+            .map(|(mean, e)| Pooled {
+                mean,
+                tokens: e.get_attention_mask().iter().filter(|&&m| m > 0).count(),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,304 @@
+//! Reading utterances from transcripts made elsewhere (verbatim records, subtitles, our own
+//! transcript.json), for commands that work on text without audio.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use crate::transcript::Transcript;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// Guess from the file name, then from the content.
+    Auto,
+    /// One utterance per non-empty line, optionally `Speaker: text`.
+    Lines,
+    /// One JSON object per line with a "text" field (other fields are kept).
+    Jsonl,
+    Srt,
+    Vtt,
+    /// A transcript.json written by `rapporteur run`.
+    Transcript,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Utterance {
+    pub text: String,
+    pub speaker: Option<String>,
+    pub start: Option<f64>,
+    pub end: Option<f64>,
+    /// Fields of a JSONL input line other than "text", kept as they were.
+    pub extra: Map<String, Value>,
+}
+
+/// Guess the format: by extension first, then by the first non-blank characters.
+pub fn detect(name: &str, text: &str) -> InputFormat {
+    let lower = name.to_lowercase();
+    for (ext, f) in [
+        (".srt", InputFormat::Srt),
+        (".vtt", InputFormat::Vtt),
+        (".jsonl", InputFormat::Jsonl),
+        (".ndjson", InputFormat::Jsonl),
+        (".json", InputFormat::Transcript),
+    ] {
+        if lower.ends_with(ext) {
+            return f;
+        }
+    }
+    let head = text.trim_start_matches('\u{feff}').trim_start();
+    if head.starts_with("WEBVTT") {
+        InputFormat::Vtt
+    } else if head.starts_with('{') {
+        // A transcript.json is one object over many lines; JSONL has one per line.
+        match head.lines().next() {
+            Some(l) if serde_json::from_str::<Value>(l).is_ok() => InputFormat::Jsonl,
+            _ => InputFormat::Transcript,
+        }
+    } else if timing_re().is_match(head.lines().take(3).collect::<Vec<_>>().join("\n").as_str()) {
+        InputFormat::Srt
+    } else {
+        InputFormat::Lines
+    }
+}
+
+fn timing_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| {
+        Regex::new(r"(?m)^\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})")
+            .expect("timing pattern")
+    })
+}
+
+fn speaker_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    // "Brazil: ...", "H.E. Ms. Okafor (Nigeria): ...", "[Chair] ..." — a short name, then text.
+    R.get_or_init(|| {
+        Regex::new(r"^(?:\[(?P<b>[^\]]{1,60})\]|(?P<n>[\p{Lu}][\p{L}\p{N} .,'()&/-]{0,59}?)):\s*(?P<t>\S.*)$")
+            .expect("speaker pattern")
+    })
+}
+
+fn split_speaker(line: &str) -> (Option<String>, String) {
+    match speaker_re().captures(line.trim()) {
+        Some(c) => {
+            let name = c
+                .name("b")
+                .or(c.name("n"))
+                .map(|m| m.as_str().trim().to_string());
+            (name, c["t"].trim().to_string())
+        }
+        None => (None, line.trim().to_string()),
+    }
+}
+
+fn seconds(stamp: &str) -> Option<f64> {
+    let stamp = stamp.replace(',', ".");
+    let mut total = 0.0;
+    for part in stamp.split(':') {
+        total = total * 60.0 + part.parse::<f64>().ok()?;
+    }
+    Some(total)
+}
+
+/// Parse `text` (the content of `name`) as `format`. Errors name the line and the cause.
+pub fn read(name: &str, text: &str, format: InputFormat) -> Result<Vec<Utterance>, String> {
+    let text = text.trim_start_matches('\u{feff}');
+    let format = match format {
+        InputFormat::Auto => detect(name, text),
+        f => f,
+    };
+    match format {
+        InputFormat::Auto | InputFormat::Lines => Ok(text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let (speaker, text) = split_speaker(l);
+                Utterance {
+                    text,
+                    speaker,
+                    ..Default::default()
+                }
+            })
+            .collect()),
+        InputFormat::Jsonl => read_jsonl(text),
+        InputFormat::Srt | InputFormat::Vtt => read_cues(text, format == InputFormat::Vtt),
+        InputFormat::Transcript => {
+            let t: Transcript =
+                serde_json::from_str(text).map_err(|e| format!("not a transcript.json: {e}"))?;
+            Ok(t.segments
+                .into_iter()
+                .filter(|s| !s.text.trim().is_empty())
+                .map(|s| Utterance {
+                    text: s.text.trim().to_string(),
+                    speaker: s.speaker,
+                    start: Some(s.start),
+                    end: Some(s.end),
+                    extra: Map::from_iter([("segment".to_string(), Value::from(s.id))]),
+                })
+                .collect())
+        }
+    }
+}
+
+fn read_jsonl(text: &str) -> Result<Vec<Utterance>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = |why: &str| format!("line {}: {why}", i + 1);
+        let mut obj = match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(o)) => o,
+            Ok(_) => return Err(at("not a JSON object")),
+            Err(e) => return Err(at(&format!("not JSON ({e})"))),
+        };
+        let text = match obj.remove("text") {
+            Some(Value::String(s)) => s,
+            _ => return Err(at("no \"text\" string")),
+        };
+        let speaker = obj.get("speaker").and_then(Value::as_str).map(String::from);
+        let start = obj.get("start").and_then(Value::as_f64);
+        let end = obj.get("end").and_then(Value::as_f64);
+        obj.remove("position");
+        out.push(Utterance {
+            text,
+            speaker,
+            start,
+            end,
+            extra: obj,
+        });
+    }
+    Ok(out)
+}
+
+fn vtt_voice_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| Regex::new(r"<v(?:\.[\w.-]+)?\s+([^>]+)>").expect("voice pattern"))
+}
+
+fn tag_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| Regex::new(r"</?[^>]*>").expect("tag pattern"))
+}
+
+/// SRT and WebVTT cues: a timing line, then text lines until a blank line. VTT voice tags and
+/// SRT `Name: ` prefixes give the speaker.
+fn read_cues(text: &str, vtt: bool) -> Result<Vec<Utterance>, String> {
+    let lines: Vec<&str> = text.lines().collect();
+    if vtt
+        && !lines
+            .first()
+            .is_some_and(|l| l.trim_start().starts_with("WEBVTT"))
+    {
+        return Err("line 1: a WebVTT file starts with WEBVTT".into());
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i].trim();
+        if vtt
+            && (line.starts_with("NOTE") || line.starts_with("STYLE") || line.starts_with("REGION"))
+        {
+            while i < lines.len() && !lines[i].trim().is_empty() {
+                i += 1;
+            }
+            continue;
+        }
+        let Some(c) = timing_re().captures(line) else {
+            i += 1;
+            continue;
+        };
+        let (start, end) = match (seconds(&c[1]), seconds(&c[2])) {
+            (Some(a), Some(b)) if b >= a => (a, b),
+            _ => return Err(format!("line {}: bad cue timing {line:?}", i + 1)),
+        };
+        i += 1;
+        let mut body = Vec::new();
+        while i < lines.len() && !lines[i].trim().is_empty() {
+            body.push(lines[i].trim());
+            i += 1;
+        }
+        let joined = body.join(" ");
+        let voice = vtt_voice_re()
+            .captures(&joined)
+            .map(|c| c[1].trim().to_string());
+        let plain = tag_re().replace_all(&joined, "");
+        let plain = plain
+            .replace("&amp;", "&")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&nbsp;", " ");
+        let (speaker, text) = match voice {
+            Some(v) => (Some(v), plain.trim().to_string()),
+            None => split_speaker(&plain),
+        };
+        if !text.is_empty() {
+            out.push(Utterance {
+                text,
+                speaker,
+                start: Some(start),
+                end: Some(end),
+                extra: Map::new(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_with_and_without_speakers() {
+        let u = read(
+            "x.txt",
+            "Brazil: We support OP 3.\n\nthe text is fine\nH.E. Ms. Okafor (Nigeria): No.\n",
+            InputFormat::Auto,
+        )
+        .unwrap();
+        assert_eq!(u.len(), 3);
+        assert_eq!(u[0].speaker.as_deref(), Some("Brazil"));
+        assert_eq!(u[0].text, "We support OP 3.");
+        assert_eq!(u[1].speaker, None);
+        assert_eq!(u[2].speaker.as_deref(), Some("H.E. Ms. Okafor (Nigeria)"));
+    }
+
+    #[test]
+    fn srt_and_vtt_cues() {
+        let srt = "1\n00:00:01,000 --> 00:00:04,500\nFrance: We cannot accept\nparagraph 4.\n\n2\n00:00:05,000 --> 00:00:06,000\nThank you.\n";
+        let u = read("a.srt", srt, InputFormat::Auto).unwrap();
+        assert_eq!(u.len(), 2);
+        assert_eq!(u[0].speaker.as_deref(), Some("France"));
+        assert_eq!(u[0].text, "We cannot accept paragraph 4.");
+        assert_eq!((u[0].start, u[0].end), (Some(1.0), Some(4.5)));
+        let vtt = "WEBVTT\n\nNOTE made by hand\n\n00:01.000 --> 00:02.000\n<v Kenya>We support it.</v>\n\ncue-2\n01:00:02.000 --> 01:00:03.000\n<i>Point of order</i>\n";
+        let u = read("a.vtt", vtt, InputFormat::Auto).unwrap();
+        assert_eq!(u.len(), 2);
+        assert_eq!(u[0].speaker.as_deref(), Some("Kenya"));
+        assert_eq!(u[0].text, "We support it.");
+        assert_eq!(u[1].start, Some(3602.0));
+        assert_eq!(u[1].text, "Point of order");
+        assert!(read(
+            "b.srt",
+            "1\n00:00:05,000 --> 00:00:01,000\nx\n",
+            InputFormat::Auto
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn jsonl_keeps_other_fields_and_names_bad_lines() {
+        let u = read(
+            "a.jsonl",
+            "{\"id\": 7, \"text\": \"We object.\", \"speaker\": \"Chile\"}\n",
+            InputFormat::Auto,
+        )
+        .unwrap();
+        assert_eq!(u[0].extra["id"], 7);
+        assert_eq!(u[0].speaker.as_deref(), Some("Chile"));
+        let err = read("a.jsonl", "{\"text\": \"ok\"}\n[1]\n", InputFormat::Auto).unwrap_err();
+        assert!(err.starts_with("line 2"), "{err}");
+    }
+}

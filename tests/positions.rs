@@ -1,0 +1,264 @@
+//! Position tagging: the MiniLM port against sentence-transformers, and the tagger's behaviour.
+
+use std::path::Path;
+
+use rapporteur::positions::TextEncoder;
+
+fn encoder() -> TextEncoder {
+    let model = rapporteur::models::resolve_packaged("minilm")
+        .unwrap_or_else(|e| panic!("{e} (./scripts/test fetches it)"));
+    TextEncoder::load(&model.dir).unwrap()
+}
+
+#[test]
+fn minilm_matches_sentence_transformers() {
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/positions/minilm_reference.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let texts: Vec<&str> = fixture["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    // The last text is longer than 256 tokens: it checks the truncation sentence-transformers uses.
+    assert!(fixture["long_text_tokens"].as_u64().unwrap() > 256);
+    let ours = encoder().embed(&texts).unwrap();
+    for (i, (row, reference)) in ours
+        .iter()
+        .zip(fixture["embeddings"].as_array().unwrap())
+        .enumerate()
+    {
+        let reference: Vec<f32> = reference
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        assert_eq!(row.len(), 384);
+        let max_diff = row
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        let cosine: f32 = row.iter().zip(&reference).map(|(a, b)| a * b).sum();
+        assert!(
+            max_diff < 1e-5 && cosine > 0.99999,
+            "text {i} {:?}: max difference {max_diff}, cosine {cosine}",
+            texts[i]
+        );
+    }
+}
+
+mod common;
+
+/// Macro-F1 over support, opposition, proposal and question on the held-out PersuasionForGood
+/// dialogues must not fall below this (the model card gives the measured figure).
+const PFG_FLOOR: f64 = 0.5;
+
+use common::{fixture, rapporteur, root, shared};
+
+fn tag(args: &[&str], stdin: Option<&str>) -> (bool, Vec<serde_json::Value>, String) {
+    let mut cmd = rapporteur();
+    cmd.arg("tag").args(args);
+    if let Some(s) = stdin {
+        cmd.write_stdin(s);
+    }
+    let out = cmd.output().unwrap();
+    let rows = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (
+        out.status.success(),
+        rows,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tag_reads_a_verbatim_record_and_finds_moves_and_targets() {
+    let record = fixture("positions/record.txt");
+    let (ok, rows, err) = tag(&[record.to_str().unwrap()], None);
+    assert!(ok, "{err}");
+    assert_eq!(rows.len(), 8);
+    let expected = [
+        ("Chair", "procedural", None),
+        ("Brazil", "opposition", Some("paragraph 4")),
+        ("Norway", "support", Some("proposal by brazil")),
+        ("Egypt", "question", Some("option 2")),
+        ("Japan", "proposal", Some("paragraph 6")),
+        ("India", "reservation", Some("paragraph 6")),
+        ("Switzerland", "concession", Some("text by chair")),
+        ("Chile", "statement", None),
+    ];
+    let mut right = 0;
+    for (row, (speaker, label, target)) in rows.iter().zip(expected) {
+        assert_eq!(row["speaker"], speaker);
+        let p = &row["position"];
+        // Scores are probabilities over the eight moves; confidence is the top one.
+        let scores = p["scores"].as_object().unwrap();
+        assert_eq!(scores.len(), 8);
+        let sum: f64 = scores.values().map(|v| v.as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 0.01, "{sum}");
+        assert_eq!(p["confidence"], scores[p["label"].as_str().unwrap()]);
+        right += usize::from(p["label"] == label);
+        assert_eq!(
+            p["target"]["key"].as_str(),
+            target,
+            "target of {speaker}: {}",
+            row["text"]
+        );
+    }
+    // These are clear cases written for this test (not training data); allow one miss.
+    assert!(right >= 7, "only {right} of 8 moves right: {rows:#?}");
+    // The two-sentence turn keeps its sentences as evidence.
+    assert_eq!(
+        rows[1]["position"]["sentences"].as_array().unwrap().len(),
+        2
+    );
+}
+
+#[test]
+fn tag_reads_subtitles_jsonl_and_stdin_and_keeps_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let srt = dir.path().join("a.srt");
+    std::fs::write(
+        &srt,
+        "1\n00:00:01,000 --> 00:00:03,000\nKenya: We object to this.\n\n2\n00:00:04,000 --> 00:00:05,500\nThank you.\n",
+    )
+    .unwrap();
+    let (ok, rows, err) = tag(&[srt.to_str().unwrap()], None);
+    assert!(ok, "{err}");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["speaker"], "Kenya");
+    assert_eq!(rows[0]["start"], 1.0);
+    assert_eq!(rows[1]["end"], 5.5);
+
+    let vtt = "WEBVTT\n\n00:00.500 --> 00:02.000\n<v France>Could we delete the second sentence of paragraph 9?</v>\n";
+    let (ok, rows, err) = tag(&["-", "--from", "vtt"], Some(vtt));
+    assert!(ok, "{err}");
+    assert_eq!(rows[0]["speaker"], "France");
+    assert_eq!(rows[0]["position"]["target"]["key"], "paragraph 9");
+
+    let jsonl = "{\"id\": \"a1\", \"text\": \"We cannot support option 1.\", \"meeting\": 3}\n";
+    let (ok, rows, err) = tag(&["--from", "jsonl"], Some(jsonl));
+    assert!(ok, "{err}");
+    assert_eq!(rows[0]["id"], "a1");
+    assert_eq!(rows[0]["meeting"], 3);
+    assert!(rows[0]["position"]["label"].is_string());
+}
+
+#[test]
+fn tag_refuses_bad_input_with_one_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"text\": \"fine\"}\n{\"no_text\": 1}\n").unwrap();
+    let out = dir.path().join("out.jsonl");
+    let o = rapporteur()
+        .args(["tag", bad.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("bad.jsonl") && err.contains("line 2"), "{err}");
+    assert!(!out.exists());
+
+    let garbage = dir.path().join("noise.bin");
+    std::fs::write(&garbage, [0xff, 0xfe, 0x00, 0x9f]).unwrap();
+    let o = rapporteur()
+        .args(["tag", garbage.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+
+    let head = dir.path().join("head.safetensors");
+    std::fs::write(&head, b"not a head").unwrap();
+    let o = rapporteur()
+        .args(["tag", "--head", head.to_str().unwrap(), "-"])
+        .write_stdin("We support it.\n")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a position head"));
+}
+
+fn eval(args: &[&str]) -> serde_json::Value {
+    let out = rapporteur()
+        .args(["eval", "positions", "--json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn own_data() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("data/positions/own"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn held_out_scores_stay_where_the_model_card_says() {
+    let mut args = vec!["--data".to_string()];
+    args.extend(own_data());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let own = eval(&args);
+    assert!(own["examples"].as_u64().unwrap() > 300);
+    let f1 = own["macro_f1"].as_f64().unwrap();
+    assert!(f1 >= 0.72, "own held-out macro-F1 {f1}");
+    assert!(own["targets"]["matched"].as_u64().unwrap() > 100);
+
+    let pfg = shared("C_negotiation/persuasionforgood/annotated_dialogs_dev_half.csv");
+    let r = eval(&[
+        "--data",
+        pfg.to_str().unwrap(),
+        "--classes",
+        "support,opposition,proposal,question",
+    ]);
+    let f1 = r["macro_f1"].as_f64().unwrap();
+    assert!(f1 >= PFG_FLOOR, "PersuasionForGood held-out macro-F1 {f1}");
+    assert!(r["calibration_error"].as_f64().unwrap() < 0.1);
+}
+
+#[test]
+fn training_is_deterministic_and_the_head_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = root().join("data/positions/own/un.jsonl");
+    let train = |out: &str| {
+        let out = dir.path().join(out);
+        let o = rapporteur()
+            .args(["train", "positions", "--epochs", "3", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read(out).unwrap()
+    };
+    let a = train("a.safetensors");
+    let b = train("b.safetensors");
+    assert!(a == b, "the same seed gave different heads");
+    let head = dir.path().join("a.safetensors");
+    let (ok, rows, err) = tag(
+        &["--head", head.to_str().unwrap(), "-"],
+        Some("We object.\n"),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(rows.len(), 1);
+}
