@@ -8,6 +8,10 @@ use std::time::Instant;
 use rapporteur::positions::PositionTagger;
 
 fn main() {
+    // As `rapporteur tag` does: one encoder batch per core, single-threaded products.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut texts: Vec<String> = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir(root.join("data/positions/own"))
@@ -41,6 +45,26 @@ fn main() {
         words as f64 / refs.len() as f64,
         best,
         refs.len() as f64 / best
+    );
+    // Transcript segments are shorter than the labelled turns: time 1,000 of the shortest
+    // half (one sentence each, like most Whisper segments).
+    let mut short: Vec<&str> = texts.iter().map(String::as_str).collect();
+    short.sort_by_key(|t| t.len());
+    let short: Vec<&str> = short[..texts.len() / 2]
+        .iter()
+        .cycle()
+        .take(1000)
+        .copied()
+        .collect();
+    let short_words: usize = short.iter().map(|t| t.split_whitespace().count()).sum();
+    let t = Instant::now();
+    tagger.tag(&short).unwrap();
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "tag: 1000 short utterances ({:.1} words on average) in {:.2} s ({:.0} per second)",
+        short_words as f64 / 1000.0,
+        s,
+        1000.0 / s
     );
     let t = Instant::now();
     tagger.encoder().embed(&refs).unwrap();

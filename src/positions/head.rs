@@ -191,9 +191,17 @@ impl Head {
             self.metadata.clone().into_iter().collect();
         metadata.insert("temperature".into(), format!("{}", self.temperature));
         let mut header = serde_json::Map::new();
-        header.insert("__metadata__".into(), serde_json::to_value(&metadata).expect("strings"));
+        header.insert(
+            "__metadata__".into(),
+            serde_json::to_value(&metadata).expect("strings"),
+        );
         let mut data: Vec<u8> = Vec::new();
-        for (name, t) in [("b1", &self.b1), ("b2", &self.b2), ("w1", &self.w1), ("w2", &self.w2)] {
+        for (name, t) in [
+            ("b1", &self.b1),
+            ("b2", &self.b2),
+            ("w1", &self.w1),
+            ("w2", &self.w2),
+        ] {
             let values: Vec<f32> = t
                 .flatten_all()
                 .and_then(|t| t.to_vec1())
