@@ -215,7 +215,7 @@ impl Head {
         }
         let mut json = serde_json::Value::Object(header).to_string().into_bytes();
         // The data starts 8-byte aligned, as the format recommends.
-        while (8 + json.len()) % 8 != 0 {
+        while !(8 + json.len()).is_multiple_of(8) {
             json.push(b' ');
         }
         let mut bytes = (json.len() as u64).to_le_bytes().to_vec();
