@@ -356,29 +356,7 @@ pub enum TrainCommand {
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
     /// Precision, recall and F1 per move, macro-F1 and the confusion matrix of position tagging.
-    Positions {
-        /// Labelled data: JSONL (text, label[, target]), PersuasionForGood's annotated CSV or
-        /// CaSiNo's JSON.
-        #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
-        data: Vec<PathBuf>,
-        /// Which dialogues to score: the held-out quarter training never sees, the rest, or all.
-        #[arg(long, value_enum, default_value = "heldout")]
-        split: rapporteur::positions::data::Split,
-        /// Position head to evaluate instead of the one built in.
-        #[arg(long, value_name = "FILE")]
-        head: Option<PathBuf>,
-        /// Score only utterances whose gold move is one of these, and average F1 over them
-        /// (default: every utterance, averaged over the moves in the data), e.g.
-        /// support,opposition,proposal,question.
-        #[arg(long, value_delimiter = ',')]
-        classes: Vec<String>,
-        /// Classify each utterance whole, without judging its sentences.
-        #[arg(long)]
-        no_split: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Positions(EvalPositionsArgs),
     /// Word error rate of a hypothesis against a reference, after normalisation.
     Wer {
         /// Reference text file.
@@ -412,4 +390,38 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct EvalPositionsArgs {
+    /// Labelled data: JSONL (text, label[, target]), PersuasionForGood's annotated CSV or
+    /// CaSiNo's JSON.
+    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// Which dialogues to score: the held-out quarter training never sees, the rest, or all.
+    #[arg(long, value_enum, default_value = "heldout")]
+    pub split: rapporteur::positions::data::Split,
+    /// Position head to evaluate instead of the one built in.
+    #[arg(long, value_name = "FILE")]
+    pub head: Option<PathBuf>,
+    /// Score only utterances whose gold move is one of these, and average F1 over them
+    /// (default: every utterance, averaged over the moves in the data), e.g.
+    /// support,opposition,proposal,question.
+    #[arg(long, value_delimiter = ',')]
+    pub classes: Vec<String>,
+    /// Classify each utterance whole, without judging its sentences.
+    #[arg(long)]
+    pub no_split: bool,
+    /// Score only utterances from this corpus: `own` (the project's JSONL files),
+    /// `persuasionforgood` or `casino`.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// Instead of scoring a trained head: split the data into K folds by dialogue, train a
+    /// head on K-1 of them exactly as `train positions` does and tag the last, K times, and
+    /// score every utterance (--split and --head are then ignored).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(2..=20))]
+    pub cross_validate: Option<u16>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(
         cli.command,
-        Command::Tag(_) | Command::Train(_) | Command::Eval(EvalCommand::Positions { .. })
+        Command::Tag(_) | Command::Train(_) | Command::Eval(EvalCommand::Positions(_))
     ) {
         // The text encoder runs one batch per core itself; candle splitting each matrix product
         // across the cores as well only adds contention (measured: 11.6 s against 15.0 s for
@@ -558,9 +558,9 @@ fn train_command(cmd: TrainCommand) -> Result<(), Error> {
                 eprintln!("rapporteur: {line}")
             })?;
             eprintln!(
-                "rapporteur: wrote {} (trained on {} utterances, temperature fitted on {}; seed {seed})",
+                "rapporteur: wrote {} (trained on {} utterances; the temperature was fitted on {} of them held back from a first run; seed {seed})",
                 out.display(),
-                outcome.examples,
+                outcome.examples + outcome.calibration,
                 outcome.calibration
             );
             for (source, n) in outcome.per_source {
@@ -571,14 +571,22 @@ fn train_command(cmd: TrainCommand) -> Result<(), Error> {
     }
 }
 
-fn eval_positions(
-    data: &[PathBuf],
-    split: rapporteur::positions::data::Split,
-    head: Option<&Path>,
-    classes: &[String],
-    no_split: bool,
-    json: bool,
-) -> Result<(), Error> {
+fn eval_positions(args: cli::EvalPositionsArgs) -> Result<(), Error> {
+    let cli::EvalPositionsArgs {
+        data,
+        split,
+        head,
+        classes,
+        no_split,
+        source,
+        cross_validate,
+        json,
+    } = args;
+    let (head, source, cross_validate) = (
+        head.as_deref(),
+        source.as_deref(),
+        cross_validate.map(usize::from),
+    );
     use rapporteur::eval::positions::{score, TargetScore};
     use rapporteur::positions::{data as pdata, PositionTagger};
     use rapporteur::transcript::Move;
@@ -593,24 +601,46 @@ fn eval_positions(
             })
         })
         .collect::<Result<_, _>>()?;
-    let mut examples = Vec::new();
-    for f in data {
-        examples.extend(pdata::load(f, split)?);
-    }
-    if !macro_over.is_empty() {
-        examples.retain(|e| macro_over.contains(&e.label));
+    let mut tagger = PositionTagger::load(head)?;
+    tagger.split_sentences = !no_split;
+    let started = std::time::Instant::now();
+    let (mut examples, mut positions) = match cross_validate {
+        Some(k) => rapporteur::positions::train::cross_validate(
+            &data,
+            k,
+            &Default::default(),
+            &mut tagger,
+            |line| eprintln!("rapporteur: {line}"),
+        )?,
+        None => {
+            let mut examples = Vec::new();
+            for f in &data {
+                examples.extend(pdata::load(f, split)?);
+            }
+            let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+            let positions = tagger.tag(&texts)?;
+            (examples, positions)
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    if !macro_over.is_empty() || source.is_some() {
+        let keep: Vec<bool> = examples
+            .iter()
+            .map(|e| {
+                (macro_over.is_empty() || macro_over.contains(&e.label))
+                    && source.is_none_or(|s| e.source.split(':').next() == Some(s))
+            })
+            .collect();
+        let mut k = keep.iter();
+        examples.retain(|_| *k.next().unwrap_or(&false));
+        let mut k = keep.iter();
+        positions.retain(|_| *k.next().unwrap_or(&false));
     }
     if examples.is_empty() {
         return Err(Error::usage(
             "no labelled utterances in that split of the --data files",
         ));
     }
-    let mut tagger = PositionTagger::load(head)?;
-    tagger.split_sentences = !no_split;
-    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-    let started = std::time::Instant::now();
-    let positions = tagger.tag(&texts)?;
-    let elapsed = started.elapsed().as_secs_f64();
     let gold: Vec<Move> = examples.iter().map(|e| e.label).collect();
     let predicted: Vec<(Move, f32)> = positions.iter().map(|p| (p.label, p.confidence)).collect();
     let report = score(
@@ -663,14 +693,7 @@ fn eval_positions(
 
 fn eval_command(cmd: EvalCommand) -> Result<(), Error> {
     match cmd {
-        EvalCommand::Positions {
-            data,
-            split,
-            head,
-            classes,
-            no_split,
-            json,
-        } => eval_positions(&data, split, head.as_deref(), &classes, no_split, json),
+        EvalCommand::Positions(args) => eval_positions(args),
         EvalCommand::Wer {
             reference,
             hypothesis,

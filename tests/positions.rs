@@ -59,7 +59,7 @@ mod common;
 
 /// Macro-F1 over support, opposition, proposal and question on the held-out PersuasionForGood
 /// dialogues must not fall below this (the model card gives the measured figure).
-const PFG_FLOOR: f64 = 0.6;
+const PFG_FLOOR: f64 = 0.65;
 
 use common::{fixture, rapporteur, root, shared};
 
@@ -220,7 +220,7 @@ fn held_out_scores_stay_where_the_model_card_says() {
     let own = eval(&args);
     assert!(own["examples"].as_u64().unwrap() > 300);
     let f1 = own["macro_f1"].as_f64().unwrap();
-    assert!(f1 >= 0.72, "own held-out macro-F1 {f1}");
+    assert!(f1 >= 0.75, "own held-out macro-F1 {f1}");
     assert!(own["targets"]["matched"].as_u64().unwrap() > 100);
 
     let pfg = shared("C_negotiation/persuasionforgood/annotated_dialogs_dev_half.csv");
@@ -317,4 +317,14 @@ fn run_tags_every_segment_of_the_sample_session() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let json = std::fs::read_to_string(out2.path().join("negotiation/transcript.json")).unwrap();
     assert!(!json.contains("\"position\""));
+}
+
+#[test]
+fn cross_validation_scores_every_utterance_once() {
+    let data = root().join("data/positions/own/un.jsonl");
+    let r = eval(&["--cross-validate", "2", "--data", data.to_str().unwrap()]);
+    // Every line is tagged by the head of the fold that did not train on it.
+    assert_eq!(r["examples"], 300);
+    let f1 = r["macro_f1"].as_f64().unwrap();
+    assert!(f1 > 0.4, "2-fold macro-F1 on 150 training lines: {f1}");
 }

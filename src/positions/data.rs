@@ -42,6 +42,11 @@ pub fn is_heldout(group: &str) -> bool {
     stable_hash(group).is_multiple_of(4)
 }
 
+/// Which of `k` cross-validation folds a group falls in (fold 0 of 4 is the held-out split).
+pub fn fold(group: &str, k: usize) -> usize {
+    (stable_hash(group) % k.max(1) as u64) as usize
+}
+
 /// Training groups kept back to fit the temperature (one in eight; never trained on).
 pub fn is_calibration(group: &str) -> bool {
     stable_hash(&format!("calibration:{group}")).is_multiple_of(8)
@@ -58,12 +63,14 @@ impl Split {
 }
 
 /// PersuasionForGood's dialogue acts that match a move (persuader `er_label_1` and persuadee
-/// `ee_label_1` alike). Answers to inquiries (`*-to-inquiry`) are not questions.
+/// `ee_label_1` alike). Answers to inquiries (`*-to-inquiry`) are not questions. Asking for a
+/// larger donation ("How about $1.25?") puts a figure on the table: a proposal, like
+/// `proposition-of-donation`, not a question.
 pub fn map_persuasionforgood(act: &str) -> Option<Move> {
     match act {
         "agree-donation" => Some(Move::Support),
         "disagree-donation" | "disagree-donation-more" => Some(Move::Opposition),
-        "proposition-of-donation" => Some(Move::Proposal),
+        "proposition-of-donation" | "ask-donate-more" => Some(Move::Proposal),
         "credibility-appeal" | "donation-information" | "personal-story" => Some(Move::Statement),
         a if a.ends_with("-to-inquiry") => None,
         a if a.starts_with("ask-") || a.ends_with("-inquiry") => Some(Move::Question),
@@ -214,6 +221,10 @@ mod tests {
             Some(Move::Opposition)
         );
         assert_eq!(map_persuasionforgood("ask-org-info"), Some(Move::Question));
+        assert_eq!(
+            map_persuasionforgood("ask-donate-more"),
+            Some(Move::Proposal)
+        );
         assert_eq!(
             map_persuasionforgood("task-related-inquiry"),
             Some(Move::Question)

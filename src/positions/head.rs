@@ -224,15 +224,46 @@ impl Head {
         fsutil::write_atomic(path, &bytes)
     }
 
-    /// Train on `train` and fit the temperature on `calibration` (examples never trained on).
+    /// Fit the temperature with a head trained on `train` alone and scored on `calibration`,
+    /// then train the head that is kept on both, with the same seed and settings, and give it
+    /// that temperature: no example is wasted, and the temperature still comes from data the
+    /// head that chose it never saw.
     pub fn train(
         train: &[Example],
         calibration: &[Example],
         params: &TrainParams,
         mut log: impl FnMut(&str),
     ) -> Result<Head> {
-        Self::train_inner(train, calibration, params, &mut log)
-            .map_err(|e| Error::internal(format!("training failed: {e}")))
+        let run = |log: &mut dyn FnMut(&str)| -> candle_core::Result<Head> {
+            let probe = Self::train_inner(train, calibration, params, &mut |_| {})?;
+            let all: Vec<&Example> = train.iter().chain(calibration).collect();
+            let mut head = Self::train_refs(&all, params, log)?;
+            head.temperature = probe.temperature;
+            log(&format!(
+                "temperature {:.3} (fitted on {} held-back examples, then trained on all {})",
+                head.temperature,
+                calibration.len(),
+                all.len()
+            ));
+            Ok(head)
+        };
+        run(&mut log).map_err(|e| Error::internal(format!("training failed: {e}")))
+    }
+
+    fn train_refs(
+        examples: &[&Example],
+        params: &TrainParams,
+        log: &mut dyn FnMut(&str),
+    ) -> candle_core::Result<Head> {
+        let owned: Vec<Example> = examples
+            .iter()
+            .map(|e| Example {
+                input: e.input.clone(),
+                label: e.label,
+                weight: e.weight,
+            })
+            .collect();
+        Self::train_inner(&owned, &[], params, log)
     }
 
     fn train_inner(
@@ -318,11 +349,6 @@ impl Head {
             metadata: HashMap::new(),
         };
         head.temperature = head.fit_temperature(calibration)?;
-        log(&format!(
-            "temperature {:.3} (fitted on {} held-back examples)",
-            head.temperature,
-            calibration.len()
-        ));
         let labels: Vec<&str> = Move::ALL.iter().map(|m| m.name()).collect();
         head.metadata.insert("labels".into(), labels.join(","));
         head.metadata

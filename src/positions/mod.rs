@@ -106,6 +106,15 @@ impl PositionTagger {
         &self.encoder
     }
 
+    /// Tag with another head from now on (cross-validation trains one per fold).
+    pub fn set_head(&mut self, head: Head) {
+        self.head = head;
+        self.models.head = ModelRef {
+            name: "trained in memory".into(),
+            sha256: String::new(),
+        };
+    }
+
     /// Tag each text: its move, confidence, scores, target and, for several sentences, the
     /// sentences' own moves.
     ///
