@@ -123,12 +123,6 @@ impl Head {
             .collect())
     }
 
-    pub fn load(path: &Path) -> Result<Head> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::model(path, format!("cannot read: {}", e.kind())))?;
-        Self::from_bytes(&bytes, path)
-    }
-
     /// Read a head from safetensors bytes; `path` names it in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Head> {
         let bad = |why: String| Error::model(path, format!("not a position head ({why})"));
@@ -361,8 +355,10 @@ impl Head {
         Ok(head)
     }
 
-    /// The temperature minimising the negative log-likelihood of `examples` (golden-section
-    /// search on log T; the likelihood is unimodal in T).
+    /// The temperature minimising the weighted negative log-likelihood of `examples`
+    /// (golden-section search on log T; the likelihood is unimodal in T). Counting every
+    /// example once instead was measured: calibration error 0.136 -> 0.096 on the own held-out
+    /// lines but 0.070 -> 0.104 on PersuasionForGood; one temperature cannot serve both.
     fn fit_temperature(&self, examples: &[Example]) -> candle_core::Result<f32> {
         if examples.is_empty() {
             return Ok(1.0);
@@ -375,7 +371,7 @@ impl Head {
         let logits: Vec<Vec<f32>> = self.logits(&x)?.to_dtype(DType::F32)?.to_vec2()?;
         let nll = |t: f64| -> f64 {
             let mut total = 0.0;
-            let mut weight = 0.0;
+            let mut weight = 0.0f64;
             for (row, e) in logits.iter().zip(examples) {
                 let max = row.iter().fold(f32::MIN, |a, &b| a.max(b)) as f64;
                 let sum: f64 = row.iter().map(|&v| ((v as f64 - max) / t).exp()).sum();

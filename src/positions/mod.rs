@@ -1,11 +1,12 @@
 //! Negotiation positions: each utterance's move (proposal, support, opposition, reservation,
 //! concession, question, procedural, statement) and its target.
 //!
-//! MiniLM embeds the utterance and each of its sentences; a small trained head reads each
-//! embedding together with cheap signals of form (question marks, conditions, negation) and
-//! gives calibrated probabilities. Long utterances are judged sentence by sentence: the
-//! utterance's move weighs the whole text with its most decisive sentences, and the sentences
-//! are kept as evidence. Targets come from patterns (see [`targets`]).
+//! MiniLM embeds each sentence once; a small trained head reads each embedding together with
+//! cheap signals of form (question marks, conditions, negation) and gives calibrated
+//! probabilities. Long utterances are judged sentence by sentence: the utterance's move weighs
+//! the whole text (the token-weighted mean of its sentences' embeddings) with its most decisive
+//! sentences, and the sentences are kept as evidence. Targets come from patterns (see
+//! [`targets`]).
 
 pub mod data;
 pub mod encoder;

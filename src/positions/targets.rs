@@ -79,7 +79,7 @@ const DEMONYMS: [(&str, &str); 40] = [
     ("swedish", "sweden"),
     ("swiss", "switzerland"),
     ("turkish", "turkey"),
-    ("egyptian", "egypt"),
+    ("ghanaian", "ghana"),
     ("philippine", "philippines"),
     ("south african", "south africa"),
 ];
@@ -231,12 +231,13 @@ pub fn find_all(text: &str) -> Vec<Target> {
     for c in p.paragraph.captures_iter(text) {
         let kind = c["kind"].to_lowercase();
         let num = c.name("num").expect("num");
-        let prefix = if kind.starts_with("preambular") || kind.starts_with('p') && kind.len() <= 4 {
+        // "PP 4", "p.p. 4", "p p four" are preambular; "para. 4" is not.
+        let squeezed: String = kind.chars().filter(|c| c.is_alphabetic()).collect();
+        let prefix = if kind.starts_with("preambular") || squeezed == "pp" {
             "preambular paragraph"
         } else {
             "paragraph"
         };
-        // "para" and "p p" are ambiguous with words; require a digit or a known form.
         let key = format!(
             "{prefix} {}{}",
             number_value(num.as_str()),
