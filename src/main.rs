@@ -499,7 +499,8 @@ fn tag_command(args: TagArgs) -> Result<(), Error> {
         utterances::read(&name, &text, args.from).map_err(|e| Error::input(Path::new(&name), e))?;
     let tagger = rapporteur::positions::PositionTagger::load(args.head.as_deref())?;
     let mut out = String::new();
-    // Tag in blocks so a long record streams its memory but keeps batches full.
+    // Tag in blocks of 256: the encoder's working memory stays bounded however long the record,
+    // and each block still fills its batches.
     for block in list.chunks(256) {
         let texts: Vec<&str> = block.iter().map(|u| u.text.as_str()).collect();
         let positions = tagger.tag(&texts)?;
@@ -604,7 +605,7 @@ fn eval_positions(args: cli::EvalPositionsArgs) -> Result<(), Error> {
     let mut tagger = PositionTagger::load(head)?;
     tagger.split_sentences = !no_split;
     let started = std::time::Instant::now();
-    let (mut examples, mut positions) = match cross_validate {
+    let (examples, positions) = match cross_validate {
         Some(k) => rapporteur::positions::train::cross_validate(
             &data,
             k,
@@ -623,19 +624,14 @@ fn eval_positions(args: cli::EvalPositionsArgs) -> Result<(), Error> {
         }
     };
     let elapsed = started.elapsed().as_secs_f64();
-    if !macro_over.is_empty() || source.is_some() {
-        let keep: Vec<bool> = examples
-            .iter()
-            .map(|e| {
-                (macro_over.is_empty() || macro_over.contains(&e.label))
-                    && source.is_none_or(|s| e.source.split(':').next() == Some(s))
-            })
-            .collect();
-        let mut k = keep.iter();
-        examples.retain(|_| *k.next().unwrap_or(&false));
-        let mut k = keep.iter();
-        positions.retain(|_| *k.next().unwrap_or(&false));
-    }
+    let (examples, positions): (Vec<_>, Vec<_>) = examples
+        .into_iter()
+        .zip(positions)
+        .filter(|(e, _)| {
+            (macro_over.is_empty() || macro_over.contains(&e.label))
+                && source.is_none_or(|s| e.source.split(':').next() == Some(s))
+        })
+        .unzip();
     if examples.is_empty() {
         return Err(Error::usage(
             "no labelled utterances in that split of the --data files",

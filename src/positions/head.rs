@@ -229,9 +229,10 @@ impl Head {
         mut log: impl FnMut(&str),
     ) -> Result<Head> {
         let run = |log: &mut dyn FnMut(&str)| -> candle_core::Result<Head> {
-            let probe = Self::train_inner(train, calibration, params, &mut |_| {})?;
+            let first: Vec<&Example> = train.iter().collect();
+            let probe = Self::train_inner(&first, calibration, params, &mut |_| {})?;
             let all: Vec<&Example> = train.iter().chain(calibration).collect();
-            let mut head = Self::train_refs(&all, params, log)?;
+            let mut head = Self::train_inner(&all, &[], params, log)?;
             head.temperature = probe.temperature;
             log(&format!(
                 "temperature {:.3} (fitted on {} held-back examples, then trained on all {})",
@@ -244,24 +245,8 @@ impl Head {
         run(&mut log).map_err(|e| Error::internal(format!("training failed: {e}")))
     }
 
-    fn train_refs(
-        examples: &[&Example],
-        params: &TrainParams,
-        log: &mut dyn FnMut(&str),
-    ) -> candle_core::Result<Head> {
-        let owned: Vec<Example> = examples
-            .iter()
-            .map(|e| Example {
-                input: e.input.clone(),
-                label: e.label,
-                weight: e.weight,
-            })
-            .collect();
-        Self::train_inner(&owned, &[], params, log)
-    }
-
     fn train_inner(
-        train: &[Example],
+        train: &[&Example],
         calibration: &[Example],
         params: &TrainParams,
         log: &mut dyn FnMut(&str),

@@ -30,7 +30,7 @@ fn family(source: &str) -> &str {
 
 /// Weight each example so that, within its corpus family, every move it covers counts the same,
 /// and each family counts by its share; the mean weight is 1.
-pub fn weights(examples: &[Labelled]) -> Vec<f32> {
+pub fn weights(examples: &[&Labelled]) -> Vec<f32> {
     let mut cell: HashMap<(&str, Move), usize> = HashMap::new();
     let mut moves_in: HashMap<&str, std::collections::BTreeSet<Move>> = HashMap::new();
     for e in examples {
@@ -137,7 +137,7 @@ fn fit(
     params: &TrainParams,
     log: &mut dyn FnMut(&str),
 ) -> Result<(Head, usize, usize)> {
-    let chosen: Vec<Labelled> = indices.iter().map(|&i| all[i].clone()).collect();
+    let chosen: Vec<&Labelled> = indices.iter().map(|&i| &all[i]).collect();
     let w = weights(&chosen);
     let (mut train, mut calibration) = (Vec::new(), Vec::new());
     for (&i, weight) in indices.iter().zip(w) {
