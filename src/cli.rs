@@ -41,6 +41,11 @@ pub enum Command {
     /// Tag negotiation positions in text without audio (plain lines, JSONL, SRT, VTT or a
     /// transcript.json); writes JSON Lines, one tagged utterance per line.
     Tag(TagArgs),
+    /// Build summary.json and the reports from an existing transcript, without audio: a
+    /// transcript.json from `run`, WebVTT, SRT, JSON Lines, or text with `Speaker: ` prefixes.
+    Analyze(AnalyzeArgs),
+    /// Print the JSON Schema of summary.json (as published in schema/summary.schema.json).
+    Schema,
     /// Train a model the project ships.
     #[command(subcommand)]
     Train(TrainCommand),
@@ -120,8 +125,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub glossary: Option<PathBuf>,
 
-    /// Output formats, comma-separated [default: json,srt,vtt,txt, and rttm unless
-    /// --no-diarize]. `rttm` alone skips transcription.
+    /// Output formats, comma-separated [default: json,srt,vtt,txt,summary,md,html, and rttm
+    /// unless --no-diarize]. `rttm` alone skips transcription.
     #[arg(short, long, value_delimiter = ',')]
     pub format: Vec<Format>,
 
@@ -326,6 +331,38 @@ pub struct TagArgs {
     /// Position head to use instead of the one built in (from `rapporteur train positions`).
     #[arg(long, value_name = "FILE")]
     pub head: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The transcript to analyse.
+    pub input: PathBuf,
+    /// Input format; `auto` guesses from the name and content.
+    #[arg(long = "from", value_enum, default_value = "auto")]
+    pub from: rapporteur::utterances::InputFormat,
+    /// Folder to write into [default: for a transcript.json, the folder it is in (the reports
+    /// join it); otherwise a folder named after the file, beside it].
+    #[arg(short, long, value_name = "OUT_DIR")]
+    pub output: Option<PathBuf>,
+    /// Output formats, comma-separated [default: summary,md,html]. json, srt, vtt and txt
+    /// write the (tagged) transcript too.
+    #[arg(short, long, value_delimiter = ',')]
+    pub format: Vec<Format>,
+    /// Do not tag utterances that have no position (the summary then has no stances).
+    #[arg(long)]
+    pub no_positions: bool,
+    /// Tag every utterance again, even where the transcript already has positions.
+    #[arg(long, conflicts_with = "no_positions")]
+    pub retag: bool,
+    /// Position head to use instead of the built-in one.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_positions")]
+    pub positions_head: Option<PathBuf>,
+    /// Print a JSON result on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,7 +15,9 @@ pub mod output;
 pub mod pipeline;
 pub mod positions;
 pub mod progress;
+pub mod sentences;
 pub mod speakers;
+pub mod summary;
 pub mod transcript;
 pub mod utterances;
 

@@ -26,7 +26,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(
         cli.command,
-        Command::Tag(_) | Command::Train(_) | Command::Eval(EvalCommand::Positions(_))
+        Command::Tag(_)
+            | Command::Analyze(_)
+            | Command::Train(_)
+            | Command::Eval(EvalCommand::Positions(_))
     ) {
         // The text encoder runs one batch per core itself; candle splitting each matrix product
         // across the cores as well only adds contention (measured: 11.6 s against 15.0 s for
@@ -44,6 +47,11 @@ fn main() -> ExitCode {
         Command::Voices(cmd) => report(voices_command(cmd)),
         Command::Relabel { dir, names } => report(relabel_command(&dir, &names)),
         Command::Tag(args) => report(tag_command(args)),
+        Command::Analyze(args) => report(analyze_command(args)),
+        Command::Schema => {
+            print!("{}", rapporteur::summary::json_schema());
+            0
+        }
         Command::Train(cmd) => report(train_command(cmd)),
     };
     ExitCode::from(code as u8)
@@ -84,7 +92,7 @@ fn run(args: RunArgs) -> i32 {
             flash_attn: args.flash_attn,
         },
         formats: if args.format.is_empty() {
-            let mut f = vec![Format::Json, Format::Srt, Format::Vtt, Format::Txt];
+            let mut f = Format::DEFAULT.to_vec();
             if !args.no_diarize {
                 f.push(Format::Rttm);
             }
@@ -534,6 +542,74 @@ fn tag_command(args: TagArgs) -> Result<(), Error> {
                 .map_err(|e| Error::output(Path::new("<stdout>"), io_cause(&e)))
         }
     }
+}
+
+fn analyze_command(args: cli::AnalyzeArgs) -> Result<(), Error> {
+    let output = match &args.output {
+        Some(dir) => dir.clone(),
+        None => {
+            let parent = args
+                .input
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if args
+                .input
+                .file_name()
+                .is_some_and(|n| n == "transcript.json")
+            {
+                parent.to_path_buf()
+            } else {
+                let stem = args
+                    .input
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .filter(|s| !s.is_empty() && !s.starts_with('.'))
+                    .unwrap_or_else(|| "analysis".into());
+                parent.join(stem)
+            }
+        }
+    };
+    if output.exists() && !output.is_dir() {
+        return Err(Error::output(&output, "exists and is not a folder"));
+    }
+    let opts = rapporteur::pipeline::AnalyzeOptions {
+        from: args.from,
+        formats: if args.format.is_empty() {
+            Format::REPORTS.to_vec()
+        } else {
+            dedup(args.format.clone())
+        },
+        positions: (!args.no_positions).then(|| PositionOptions {
+            head: args.positions_head.clone(),
+        }),
+        retag: args.retag,
+    };
+    let rep = rapporteur::pipeline::analyze(&args.input, &output, &opts)?;
+    if !args.quiet {
+        let speakers = match rep.speakers.len() {
+            0 => "no speakers named".to_string(),
+            n => format!("{n} speaker{}", if n == 1 { "" } else { "s" }),
+        };
+        eprintln!(
+            "rapporteur: {} ({}) -> {}: {} utterances ({} tagged now), {speakers}, {} issue{}, {} decision{}, {} action item{}",
+            args.input.display(),
+            rep.format,
+            output.display(),
+            rep.utterances,
+            rep.tagged,
+            rep.issues,
+            if rep.issues == 1 { "" } else { "s" },
+            rep.decisions,
+            if rep.decisions == 1 { "" } else { "s" },
+            rep.action_items,
+            if rep.action_items == 1 { "" } else { "s" },
+        );
+    }
+    if args.json {
+        println_flush(&serde_json::to_string(&rep).unwrap_or_default());
+    }
+    Ok(())
 }
 
 fn train_command(cmd: TrainCommand) -> Result<(), Error> {

@@ -2,11 +2,12 @@
 //! -> diarize -> attribute words -> write. `run` and (later) `batch` both go through
 //! [`Pipeline::process`]; models are loaded once per pipeline.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::asr::{AsrOptions, LoadOptions, Whisper};
 use crate::audio::{
@@ -21,10 +22,12 @@ use crate::progress::{InputProgress, Progress, Stage};
 use crate::speakers::names::Names;
 use crate::speakers::voices::{load_voiceprint, DEFAULT_MATCH_THRESHOLD};
 use crate::speakers::{self, DiarizeParams, SpeakerEmbedder, SpeakerModel, VoiceStore, Voiceprint};
+use crate::summary::{self, Context, Processing, StageTime, Summary};
 use crate::transcript::{
     Diarization, Language, ModelRef, Segment, Source, Speaker, SpeechReport, Transcript, Turn,
     VoiceMatch, TRANSCRIPT_SCHEMA,
 };
+use crate::utterances::{self, InputFormat};
 
 /// Everything `run` needs to know besides the inputs.
 #[derive(Debug, Clone)]
@@ -120,9 +123,94 @@ pub struct Timings {
     pub speakers_s: f64,
     /// Tagging each segment's negotiation move and target.
     pub positions_s: f64,
+    /// Building the summary (issues, stances, decisions).
+    pub summary_s: f64,
     pub write_s: f64,
     /// Processing time divided by audio duration (lower is faster).
     pub real_time_factor: f64,
+}
+
+impl Timings {
+    /// The stages that ran, for summary.json (writing the files is not counted: the summary
+    /// is written before it ends).
+    pub fn stages(&self) -> Vec<StageTime> {
+        [
+            ("decode", self.decode_s),
+            ("voice activity", self.vad_s),
+            ("transcribe", self.transcribe_s),
+            ("speakers", self.speakers_s),
+            ("positions", self.positions_s),
+            ("summary", self.summary_s),
+        ]
+        .into_iter()
+        .map(|(stage, seconds)| StageTime {
+            stage: stage.into(),
+            seconds: summary::round3(seconds),
+        })
+        .collect()
+    }
+}
+
+impl RunOptions {
+    /// The options that shaped a run's result, as summary.json records them.
+    pub fn summary_options(&self, enrolled_voices: usize) -> BTreeMap<String, Value> {
+        let mut o = BTreeMap::new();
+        let mut set = |k: &str, v: Value| {
+            o.insert(k.to_string(), v);
+        };
+        set("model", self.model.clone().into());
+        set(
+            "language",
+            self.asr
+                .language
+                .clone()
+                .unwrap_or_else(|| "auto".into())
+                .into(),
+        );
+        set("beam_size", self.asr.beam_size.into());
+        set("prompt", self.asr.prompt.is_some().into());
+        set(
+            "vad_threshold",
+            self.vad
+                .as_ref()
+                .map_or(Value::Null, |v| v.threshold.into()),
+        );
+        match &self.diarize {
+            Some(d) => {
+                set("speaker_threshold", d.params.threshold.into());
+                set(
+                    "speakers",
+                    d.params.speakers.map_or(Value::Null, |n| n.into()),
+                );
+                set("min_speakers", d.params.min_speakers.into());
+                set("max_speakers", d.params.max_speakers.into());
+                set("voice_threshold", d.match_threshold.into());
+                set("enrolled_voices", enrolled_voices.into());
+                set("names_file", d.names.is_some().into());
+            }
+            None => set("diarize", false.into()),
+        }
+        set(
+            "positions_head",
+            match &self.positions {
+                Some(p) => p
+                    .head
+                    .as_ref()
+                    .map_or("built-in".into(), |h| h.display().to_string())
+                    .into(),
+                None => Value::Null,
+            },
+        );
+        set(
+            "formats",
+            self.formats
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        o
+    }
 }
 
 pub struct Pipeline {
@@ -399,6 +487,7 @@ impl Pipeline {
             transcribe_s,
             speakers_s,
             positions_s,
+            summary_s: 0.0,
             write_s: 0.0,
             real_time_factor: total_s / duration.max(1e-9),
         };
@@ -485,8 +574,28 @@ impl Pipeline {
         let input = input.as_path();
         let (transcript, mut timings, notes) = self.transcribe(recording, progress)?;
         crate::interrupt::check()?;
+        let t = Instant::now();
+        let mut processing = Processing::new("run");
+        processing.options = self.opts.summary_options(self.voices.len());
+        let mut summary = summary::build(
+            &transcript,
+            Context {
+                timed: true,
+                recording_known: true,
+                analysed_from: None,
+                processing,
+            },
+        );
+        timings.summary_s = t.elapsed().as_secs_f64();
+        let duration = transcript.source.duration;
+        timings.real_time_factor += timings.summary_s / duration.max(1e-9);
+        summary.processing.stages = timings.stages();
+        summary.processing.total_s =
+            summary::round3(summary.processing.stages.iter().map(|s| s.seconds).sum());
+        summary.processing.real_time_factor =
+            Some((timings.real_time_factor * 10_000.0).round() / 10_000.0);
         let t2 = Instant::now();
-        let files = write_output_dir(&transcript, out_dir, &self.opts.formats, input)?;
+        let files = write_output_dir(&transcript, &summary, out_dir, &self.opts.formats, input)?;
         timings.write_s = t2.elapsed().as_secs_f64();
         Ok(RunReport {
             input: input.to_path_buf(),
@@ -505,6 +614,266 @@ impl Pipeline {
             notes,
             timings,
         })
+    }
+}
+
+/// Settings of `analyze`.
+#[derive(Debug, Clone)]
+pub struct AnalyzeOptions {
+    pub from: InputFormat,
+    pub formats: Vec<Format>,
+    /// Tag the utterances that have no position yet; None keeps the transcript as it is.
+    pub positions: Option<PositionOptions>,
+    /// Tag every utterance again, even those a transcript.json already has positions for.
+    pub retag: bool,
+}
+
+/// What `analyze` did, for the summary line and `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalyzeReport {
+    pub input: PathBuf,
+    pub output_dir: PathBuf,
+    pub files: Vec<PathBuf>,
+    /// "transcript", "vtt", "srt", "jsonl" or "lines".
+    pub format: String,
+    pub utterances: usize,
+    /// Utterances tagged by this run (0 when the transcript had them all).
+    pub tagged: usize,
+    pub speakers: Vec<String>,
+    pub issues: usize,
+    pub decisions: usize,
+    pub action_items: usize,
+    pub timings: Vec<StageTime>,
+}
+
+/// Build the summary and reports of an existing transcript (a transcript.json, WebVTT, SRT,
+/// JSON Lines or plain text with speaker prefixes), without audio, into `out_dir`.
+pub fn analyze(input: &Path, out_dir: &Path, opts: &AnalyzeOptions) -> Result<AnalyzeReport> {
+    let started = Instant::now();
+    let bytes = std::fs::read(input).map_err(|e| Error::input(input, io_cause(&e)))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Error::input(
+            input,
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        )
+    })?;
+    let name = input.display().to_string();
+    let format = match opts.from {
+        InputFormat::Auto => utterances::detect(&name, &text),
+        f => f,
+    };
+    let format_name = match format {
+        InputFormat::Auto | InputFormat::Lines => "lines",
+        InputFormat::Jsonl => "jsonl",
+        InputFormat::Srt => "srt",
+        InputFormat::Vtt => "vtt",
+        InputFormat::Transcript => "transcript",
+    };
+    let sha256 = fsutil::sha256_bytes(text.as_bytes());
+    let (mut transcript, timed, recording_known) = if format == InputFormat::Transcript {
+        let t: Transcript = serde_json::from_str(text.trim_start_matches('\u{feff}'))
+            .map_err(|e| Error::input(input, format!("not a rapporteur transcript.json: {e}")))?;
+        if !t.schema.starts_with("rapporteur.transcript/") {
+            return Err(Error::input(
+                input,
+                format!("unknown transcript schema \"{}\"", t.schema),
+            ));
+        }
+        let known = !t.source.sha256.is_empty() && t.source.sample_rate > 0;
+        (t, true, known)
+    } else {
+        let list = utterances::read(&name, &text, format).map_err(|e| Error::input(input, e))?;
+        let timed = !list.is_empty() && list.iter().all(|u| u.start.is_some() && u.end.is_some());
+        (
+            transcript_of(input, &sha256, format_name, list, timed),
+            timed,
+            false,
+        )
+    };
+    if transcript.segments.iter().all(|s| s.text.trim().is_empty()) {
+        return Err(Error::input(input, "no utterances in it"));
+    }
+    if let Some(f) = opts.formats.iter().find(|f| f.needs_speakers()) {
+        if transcript.diarization.is_none() {
+            return Err(Error::usage(format!(
+                "--format {} needs speaker turns, and {} has none",
+                f.name(),
+                input.display()
+            )));
+        }
+    }
+    let read_s = started.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let mut tagged = 0;
+    if let Some(p) = &opts.positions {
+        let todo: Vec<usize> = (0..transcript.segments.len())
+            .filter(|&i| opts.retag || transcript.segments[i].position.is_none())
+            .filter(|&i| !transcript.segments[i].text.trim().is_empty())
+            .collect();
+        if !todo.is_empty() {
+            let tagger = PositionTagger::load(p.head.as_deref())?;
+            for block in todo.chunks(256) {
+                let texts: Vec<&str> = block
+                    .iter()
+                    .map(|&i| transcript.segments[i].text.as_str())
+                    .collect();
+                let positions = tagger.tag(&texts)?;
+                for (&i, position) in block.iter().zip(positions) {
+                    transcript.segments[i].position = Some(position);
+                }
+                crate::interrupt::check()?;
+            }
+            tagged = todo.len();
+            transcript.positions = Some(tagger.models.clone());
+        }
+    }
+    let positions_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let mut processing = Processing::new("analyze");
+    processing.options = BTreeMap::from([
+        ("from".to_string(), Value::from(format_name)),
+        ("retag".to_string(), Value::from(opts.retag)),
+        (
+            "positions_head".to_string(),
+            match &opts.positions {
+                Some(p) => p
+                    .head
+                    .as_ref()
+                    .map_or("built-in".into(), |h| h.display().to_string())
+                    .into(),
+                None => Value::Null,
+            },
+        ),
+        (
+            "formats".to_string(),
+            opts.formats
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .into(),
+        ),
+    ]);
+    let mut summary = summary::build(
+        &transcript,
+        Context {
+            timed,
+            recording_known,
+            analysed_from: Some(summary::TranscriptFile {
+                path: name,
+                sha256,
+                format: format_name.into(),
+            }),
+            processing,
+        },
+    );
+    let summary_s = t.elapsed().as_secs_f64();
+    summary.processing.stages = [
+        ("read", read_s),
+        ("positions", positions_s),
+        ("summary", summary_s),
+    ]
+    .into_iter()
+    .map(|(stage, seconds)| StageTime {
+        stage: stage.into(),
+        seconds: summary::round3(seconds),
+    })
+    .collect();
+    summary.processing.total_s = summary::round3(read_s + positions_s + summary_s);
+    crate::interrupt::check()?;
+
+    std::fs::create_dir_all(out_dir).map_err(|e| {
+        Error::output(
+            out_dir,
+            format!("cannot create output folder: {}", io_cause(&e)),
+        )
+    })?;
+    // Every file is rendered and staged before any is put in place.
+    let mut staged = Vec::new();
+    for f in &opts.formats {
+        let exporter = f.exporter();
+        let path = out_dir.join(exporter.file_name());
+        let tmp = fsutil::TempPath::for_target(&path)?;
+        std::fs::write(tmp.path(), exporter.render(&transcript, &summary))
+            .map_err(|e| Error::output(&path, io_cause(&e)))?;
+        staged.push((tmp, path));
+    }
+    let mut files = Vec::new();
+    for (tmp, path) in staged {
+        tmp.persist()?;
+        files.push(path);
+    }
+    Ok(AnalyzeReport {
+        input: input.to_path_buf(),
+        output_dir: out_dir.to_path_buf(),
+        files,
+        format: format_name.into(),
+        utterances: transcript.segments.len(),
+        tagged,
+        speakers: summary.speakers.iter().map(|s| s.name.clone()).collect(),
+        issues: summary.issues.len(),
+        decisions: summary.decisions.len(),
+        action_items: summary.action_items.len(),
+        timings: summary.processing.stages.clone(),
+    })
+}
+
+/// A transcript of utterances read from text: one segment each, without words; times are 0
+/// when the text has none.
+fn transcript_of(
+    input: &Path,
+    sha256: &str,
+    format: &str,
+    list: Vec<utterances::Utterance>,
+    timed: bool,
+) -> Transcript {
+    let segments: Vec<Segment> = list
+        .into_iter()
+        .enumerate()
+        .map(|(id, u)| {
+            let (start, end) = if timed {
+                (u.start.unwrap_or(0.0), u.end.unwrap_or(0.0))
+            } else {
+                (0.0, 0.0)
+            };
+            Segment {
+                id,
+                start,
+                end: end.max(start),
+                text: u.text,
+                words: Vec::new(),
+                avg_logprob: 0.0,
+                no_speech_prob: 0.0,
+                speaker: u.speaker,
+                position: None,
+            }
+        })
+        .collect();
+    Transcript {
+        schema: TRANSCRIPT_SCHEMA.into(),
+        source: Source {
+            path: input.display().to_string(),
+            sha256: sha256.into(),
+            duration: segments.iter().map(|s| s.end).fold(0.0, f64::max),
+            container: format.into(),
+            codec: "text".into(),
+            sample_rate: 0,
+            channels: 0,
+        },
+        language: Language {
+            code: "und".into(),
+            probability: 0.0,
+            detected: false,
+        },
+        model: ModelRef {
+            name: "none".into(),
+            sha256: String::new(),
+        },
+        speech: None,
+        diarization: None,
+        positions: None,
+        segments,
     }
 }
 
@@ -633,7 +1002,21 @@ pub fn relabel(dir: &Path, names: &Names) -> Result<Vec<PathBuf>> {
         .into_iter()
         .filter(|f| dir.join(f.exporter().file_name()).exists())
         .collect();
-    output::write_formats(&transcript, dir, &present)
+    // The summary is rebuilt with the new names; how it was first made is kept.
+    let processing = std::fs::read_to_string(dir.join(Format::Summary.exporter().file_name()))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Summary>(&text).ok())
+        .map_or_else(|| Processing::new("relabel"), |s| s.processing);
+    let summary = summary::build(
+        &transcript,
+        Context {
+            timed: true,
+            recording_known: true,
+            analysed_from: None,
+            processing,
+        },
+    );
+    output::write_formats(&transcript, &summary, dir, &present)
 }
 
 fn notes(t: &Transcript) -> Vec<String> {
@@ -691,6 +1074,7 @@ const SOURCE_MARKER: &str = ".source";
 /// Stage all files in a hidden sibling folder, then swap it into place.
 fn write_output_dir(
     t: &Transcript,
+    summary: &Summary,
     out_dir: &Path,
     formats: &[Format],
     input: &Path,
@@ -705,7 +1089,7 @@ fn write_output_dir(
         .prefix(".rapporteur-stage-")
         .tempdir_in(parent)
         .map_err(|e| Error::output(parent, format!("cannot write here: {e}")))?;
-    output::write_formats(t, stage.path(), formats)?;
+    output::write_formats(t, summary, stage.path(), formats)?;
     let marker = canonical(input).display().to_string();
     fsutil::write_atomic(&stage.path().join(SOURCE_MARKER), marker.as_bytes())?;
     // Move any previous result aside, put the new one in place, then drop the old one.

@@ -2,6 +2,7 @@
 //! segments and words. Later stages (speakers, positions) fill in optional fields; writers
 //! render it. Times are seconds from the start of the recording.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Identifies the transcript.json format; bumped on incompatible changes.
@@ -35,7 +36,9 @@ pub struct PositionModels {
 }
 
 /// A negotiation move (see docs/positions.md for definitions and boundaries).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Move {
     Proposal,
@@ -118,7 +121,7 @@ pub struct SentencePosition {
 }
 
 /// A paragraph, article, amendment, proposal, delegation or agenda item a move is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Target {
     /// The words as they appear in the text.
     pub text: String,
@@ -223,7 +226,7 @@ pub struct Language {
     pub detected: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelRef {
     pub name: String,
     pub sha256: String,
@@ -271,6 +274,81 @@ impl Segment {
             w.end = map(w.end, true).max(w.start);
         }
     }
+}
+
+/// Adjectives of delegations that name a proposal ("the Brazilian amendment").
+const DEMONYMS: [(&str, &str); 40] = [
+    ("african", "african group"),
+    ("american", "united states"),
+    ("argentinian", "argentina"),
+    ("australian", "australia"),
+    ("austrian", "austria"),
+    ("belgian", "belgium"),
+    ("brazilian", "brazil"),
+    ("british", "united kingdom"),
+    ("canadian", "canada"),
+    ("chilean", "chile"),
+    ("chinese", "china"),
+    ("colombian", "colombia"),
+    ("cuban", "cuba"),
+    ("danish", "denmark"),
+    ("dutch", "netherlands"),
+    ("egyptian", "egypt"),
+    ("european", "eu"),
+    ("french", "france"),
+    ("german", "germany"),
+    ("indian", "india"),
+    ("indonesian", "indonesia"),
+    ("irish", "ireland"),
+    ("italian", "italy"),
+    ("japanese", "japan"),
+    ("kenyan", "kenya"),
+    ("korean", "korea"),
+    ("mexican", "mexico"),
+    ("nigerian", "nigeria"),
+    ("norwegian", "norway"),
+    ("pakistani", "pakistan"),
+    ("polish", "poland"),
+    ("russian", "russian federation"),
+    ("saudi", "saudi arabia"),
+    ("spanish", "spain"),
+    ("swedish", "sweden"),
+    ("swiss", "switzerland"),
+    ("turkish", "turkey"),
+    ("ghanaian", "ghana"),
+    ("philippine", "philippines"),
+    ("south african", "south africa"),
+];
+
+/// The owner part of a target key ("amendment by <owner>"), so that a proposal groups
+/// however its owner is named: "the Distinguished Delegation of Brazil" -> "brazil";
+/// "European Union" -> "eu"; "Brazilian" -> "brazil".
+pub fn owner_key(owner: &str) -> String {
+    let lower = owner.trim().to_lowercase();
+    let lower = lower
+        .strip_prefix("the ")
+        .unwrap_or(&lower)
+        .trim()
+        .to_string();
+    let lower = lower.replace('-', " ").replace("  ", " ");
+    match lower.as_str() {
+        "european union" | "eu" => return "eu".into(),
+        "united states of america" | "united states" | "us" | "usa" => {
+            return "united states".into()
+        }
+        "g 77" | "g77" | "g 77 and china" | "g77 and china" | "group of 77 and china" => {
+            return "g77 and china".into()
+        }
+        "chair" | "chairman" | "chairperson" | "president" | "co chairs" | "co chair"
+        | "facilitator" | "co facilitators" | "co facilitator" | "presidency" => {
+            return "chair".into()
+        }
+        _ => {}
+    }
+    if let Some((_, country)) = DEMONYMS.iter().find(|(adj, _)| *adj == lower) {
+        return (*country).into();
+    }
+    lower
 }
 
 impl Transcript {

@@ -1,9 +1,12 @@
 //! Writers for every output format: one `Exporter` per format, all rendering the same
 //! [`Transcript`]. Adding a format means adding one file here.
 
+mod html;
 mod json;
+mod markdown;
 mod rttm;
 mod srt;
+mod summary_json;
 mod txt;
 mod vtt;
 
@@ -11,19 +14,23 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::fsutil;
+use crate::summary::Summary;
 use crate::transcript::Transcript;
 
+pub use html::HtmlExporter;
 pub use json::JsonExporter;
+pub use markdown::MarkdownExporter;
 pub use rttm::RttmExporter;
 pub use srt::SrtExporter;
+pub use summary_json::SummaryExporter;
 pub use txt::TxtExporter;
 pub use vtt::VttExporter;
 
-/// Renders a transcript in one format.
+/// Renders a transcript, or its summary, in one format.
 pub trait Exporter {
     /// File name the output is written under, e.g. `transcript.srt`.
     fn file_name(&self) -> &'static str;
-    fn render(&self, transcript: &Transcript) -> String;
+    fn render(&self, transcript: &Transcript, summary: &Summary) -> String;
 }
 
 /// The formats `--format` accepts.
@@ -35,16 +42,41 @@ pub enum Format {
     Vtt,
     Txt,
     Rttm,
+    /// summary.json: speakers, positions, issues, agreements, decisions (see
+    /// docs/summary.md).
+    Summary,
+    /// report.md: the rapporteur's summary in Markdown.
+    Md,
+    /// report.html: one self-contained page with a timeline, a stance matrix and the
+    /// transcript.
+    Html,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 8] = [
         Format::Json,
         Format::Srt,
         Format::Vtt,
         Format::Txt,
         Format::Rttm,
+        Format::Summary,
+        Format::Md,
+        Format::Html,
     ];
+
+    /// What `run` writes unless told otherwise (and `rttm` when diarizing).
+    pub const DEFAULT: [Format; 7] = [
+        Format::Json,
+        Format::Srt,
+        Format::Vtt,
+        Format::Txt,
+        Format::Summary,
+        Format::Md,
+        Format::Html,
+    ];
+
+    /// What `analyze` writes unless told otherwise.
+    pub const REPORTS: [Format; 3] = [Format::Summary, Format::Md, Format::Html];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -53,6 +85,9 @@ impl Format {
             Format::Vtt => "vtt",
             Format::Txt => "txt",
             Format::Rttm => "rttm",
+            Format::Summary => "summary",
+            Format::Md => "md",
+            Format::Html => "html",
         }
     }
 
@@ -73,6 +108,9 @@ impl Format {
             Format::Vtt => Box::new(VttExporter),
             Format::Txt => Box::new(TxtExporter),
             Format::Rttm => Box::new(RttmExporter),
+            Format::Summary => Box::new(SummaryExporter),
+            Format::Md => Box::new(MarkdownExporter),
+            Format::Html => Box::new(HtmlExporter),
         }
     }
 }
@@ -81,6 +119,7 @@ impl Format {
 /// not at all. Returns the paths written.
 pub fn write_formats(
     transcript: &Transcript,
+    summary: &Summary,
     dir: &Path,
     formats: &[Format],
 ) -> Result<Vec<PathBuf>> {
@@ -88,7 +127,7 @@ pub fn write_formats(
     for format in formats {
         let exporter = format.exporter();
         let path = dir.join(exporter.file_name());
-        fsutil::write_atomic(&path, exporter.render(transcript).as_bytes())?;
+        fsutil::write_atomic(&path, exporter.render(transcript, summary).as_bytes())?;
         written.push(path);
     }
     Ok(written)
@@ -121,9 +160,29 @@ pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `0:00:00`-style clock time for reports (hours always shown, no milliseconds).
+pub(crate) fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
 #[cfg(test)]
 pub(crate) mod fixture {
+    use crate::summary::{self, Context, Processing, Summary};
     use crate::transcript::*;
+
+    /// The summary of [`transcript`].
+    pub fn summary() -> Summary {
+        summary::build(
+            &transcript(),
+            Context {
+                timed: true,
+                recording_known: true,
+                analysed_from: None,
+                processing: Processing::new("run"),
+            },
+        )
+    }
 
     pub fn transcript() -> Transcript {
         let word = |t: &str, s: f64, e: f64| Word {

@@ -1,6 +1,7 @@
 use std::fmt::Write;
 
 use super::Exporter;
+use crate::summary::Summary;
 use crate::transcript::Transcript;
 
 /// NIST RTTM: one `SPEAKER` line per speaker turn (overlapped speech gives overlapping lines),
@@ -25,7 +26,7 @@ impl Exporter for RttmExporter {
         "speakers.rttm"
     }
 
-    fn render(&self, t: &Transcript) -> String {
+    fn render(&self, t: &Transcript, _summary: &Summary) -> String {
         let file = std::path::Path::new(&t.source.path)
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -70,7 +71,7 @@ mod tests {
             speakers: vec![],
             turns: vec![turn(0.0, 2.5, "Côte d'Ivoire"), turn(2.0, 3.25, "S2")],
         });
-        let s = RttmExporter.render(&t);
+        let s = RttmExporter.render(&t, &crate::output::fixture::summary());
         assert_eq!(
             s,
             "SPEAKER open_session 1 0.000 2.500 <NA> <NA> Côte_d'Ivoire <NA> <NA>\n\

@@ -1,4 +1,5 @@
 use super::{one_line, Exporter};
+use crate::summary::Summary;
 use crate::transcript::Transcript;
 
 /// Plain text: one line per segment, with a speaker prefix when known.
@@ -8,7 +9,7 @@ impl Exporter for TxtExporter {
     fn file_name(&self) -> &'static str {
         "transcript.txt"
     }
-    fn render(&self, t: &Transcript) -> String {
+    fn render(&self, t: &Transcript, _summary: &Summary) -> String {
         let mut out = String::new();
         for seg in &t.segments {
             let text = one_line(&seg.text);

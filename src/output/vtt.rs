@@ -1,6 +1,7 @@
 use std::fmt::Write;
 
 use super::{cue_times, one_line, timestamp, Exporter};
+use crate::summary::Summary;
 use crate::transcript::Transcript;
 
 /// WebVTT: cues with `<v Speaker>` voice tags when speakers are known; text escaped.
@@ -16,7 +17,7 @@ impl Exporter for VttExporter {
     fn file_name(&self) -> &'static str {
         "transcript.vtt"
     }
-    fn render(&self, t: &Transcript) -> String {
+    fn render(&self, t: &Transcript, _summary: &Summary) -> String {
         let mut out = String::from("WEBVTT\n\n");
         for (seg, (start, end)) in t.segments.iter().zip(cue_times(t)) {
             let text = escape(&one_line(&seg.text));
@@ -42,7 +43,10 @@ mod tests {
 
     #[test]
     fn renders_header_and_escapes() {
-        let s = VttExporter.render(&crate::output::fixture::transcript());
+        let s = VttExporter.render(
+            &crate::output::fixture::transcript(),
+            &crate::output::fixture::summary(),
+        );
         assert!(
             s.starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nWe support paragraph 3.\n\n")
         );

@@ -12,7 +12,7 @@ pub mod data;
 pub mod encoder;
 pub mod features;
 pub mod head;
-pub mod sentences;
+
 pub mod targets;
 pub mod train;
 
@@ -25,6 +25,7 @@ pub use head::Head;
 use crate::error::Result;
 use crate::fsutil;
 use crate::models;
+use crate::sentences;
 use crate::transcript::{ModelRef, Move, Position, PositionModels, SentencePosition};
 
 /// The head trained by the project (`rapporteur train positions`; see models/positions/README.md),

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use regex::{Captures, Regex};
 
-use crate::transcript::Target;
+use crate::transcript::{owner_key, Target};
 
 /// Numbers as speech recognition may spell them.
 const NUMBER_WORDS: [(&str, u32); 28] = [
@@ -38,50 +38,6 @@ const NUMBER_WORDS: [(&str, u32); 28] = [
     ("eighty", 80),
     ("ninety", 90),
     ("zero", 0),
-];
-
-/// Adjectives of delegations that name a proposal ("the Brazilian amendment").
-const DEMONYMS: [(&str, &str); 40] = [
-    ("african", "african group"),
-    ("american", "united states"),
-    ("argentinian", "argentina"),
-    ("australian", "australia"),
-    ("austrian", "austria"),
-    ("belgian", "belgium"),
-    ("brazilian", "brazil"),
-    ("british", "united kingdom"),
-    ("canadian", "canada"),
-    ("chilean", "chile"),
-    ("chinese", "china"),
-    ("colombian", "colombia"),
-    ("cuban", "cuba"),
-    ("danish", "denmark"),
-    ("dutch", "netherlands"),
-    ("egyptian", "egypt"),
-    ("european", "eu"),
-    ("french", "france"),
-    ("german", "germany"),
-    ("indian", "india"),
-    ("indonesian", "indonesia"),
-    ("irish", "ireland"),
-    ("italian", "italy"),
-    ("japanese", "japan"),
-    ("kenyan", "kenya"),
-    ("korean", "korea"),
-    ("mexican", "mexico"),
-    ("nigerian", "nigeria"),
-    ("norwegian", "norway"),
-    ("pakistani", "pakistan"),
-    ("polish", "poland"),
-    ("russian", "russian federation"),
-    ("saudi", "saudi arabia"),
-    ("spanish", "spain"),
-    ("swedish", "sweden"),
-    ("swiss", "switzerland"),
-    ("turkish", "turkey"),
-    ("ghanaian", "ghana"),
-    ("philippine", "philippines"),
-    ("south african", "south africa"),
 ];
 
 const NUM: &str = r"(?:\d+(?:\.\d+)*|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)";
@@ -161,35 +117,6 @@ fn suffix_key(matched: &str, num_end: usize) -> String {
     } else {
         format!(" {rest}")
     }
-}
-
-/// "the Distinguished Delegation of Brazil" -> "brazil"; "European Union" -> "eu".
-fn owner_key(owner: &str) -> String {
-    let lower = owner.trim().to_lowercase();
-    let lower = lower
-        .strip_prefix("the ")
-        .unwrap_or(&lower)
-        .trim()
-        .to_string();
-    let lower = lower.replace('-', " ").replace("  ", " ");
-    match lower.as_str() {
-        "european union" | "eu" => return "eu".into(),
-        "united states of america" | "united states" | "us" | "usa" => {
-            return "united states".into()
-        }
-        "g 77" | "g77" | "g 77 and china" | "g77 and china" | "group of 77 and china" => {
-            return "g77 and china".into()
-        }
-        "chair" | "chairman" | "chairperson" | "president" | "co chairs" | "co chair"
-        | "facilitator" | "co facilitators" | "co facilitator" | "presidency" => {
-            return "chair".into()
-        }
-        _ => {}
-    }
-    if let Some((_, country)) = DEMONYMS.iter().find(|(adj, _)| *adj == lower) {
-        return (*country).into();
-    }
-    lower
 }
 
 fn noun_key(noun: &str) -> &'static str {

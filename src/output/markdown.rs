@@ -1,0 +1,363 @@
+//! report.md: the rapporteur's summary for reading: participants, issues with each speaker's
+//! stance, agreements, divergences, decisions, action items, and an index of every quote the
+//! report cites, with its time. Claims cite quotes as `[Q3]`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::{clock, Exporter};
+use crate::summary::{Evidence, Stance, Summary};
+use crate::transcript::Transcript;
+
+pub struct MarkdownExporter;
+
+impl Exporter for MarkdownExporter {
+    fn file_name(&self) -> &'static str {
+        "report.md"
+    }
+
+    fn render(&self, _transcript: &Transcript, s: &Summary) -> String {
+        let quotes = QuoteIndex::new(s);
+        let mut out = String::new();
+        let name = std::path::Path::new(&s.source.path)
+            .file_name()
+            .map_or_else(
+                || s.source.path.clone(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+        let _ = writeln!(out, "# Session record: {}\n", text(&name));
+        let mut about = vec![format!("Source `{}`", s.source.path.replace('`', "'"))];
+        if let Some(d) = s.source.duration {
+            about.push(format!("{} long", clock(d)));
+        }
+        if s.language.code != "und" {
+            about.push(format!("language {}", s.language.code));
+        }
+        about.push(format!(
+            "{} speaker{}, {} tagged utterance{}, {} issue{}",
+            s.speakers.len(),
+            plural(s.speakers.len()),
+            s.positions.len(),
+            plural(s.positions.len()),
+            s.issues.len(),
+            plural(s.issues.len())
+        ));
+        let _ = writeln!(out, "{}.\n", about.join("; "));
+        let _ = writeln!(
+            out,
+            "Moves and stances are machine-tagged; every claim cites its quote ([Q1], ...), \
+             listed with its time at the end. A stance marked *(context)* was inferred from the \
+             issue just discussed, not named by the speaker.\n"
+        );
+
+        out.push_str("## Participants\n\n");
+        if s.speakers.is_empty() {
+            out.push_str("Speakers were not told apart.\n\n");
+        } else {
+            // The delegation column only when some speaker has one other than their name.
+            let delegations = s
+                .speakers
+                .iter()
+                .any(|p| p.delegation.as_ref().is_some_and(|d| d != &p.name));
+            let (head, rule) = if delegations {
+                ("| Delegation ", "|---")
+            } else {
+                ("", "")
+            };
+            let _ = writeln!(out, "| Speaker {head}| Talk time | Share | Turns | Words | Words/min | Questions | Spoke over others |");
+            let _ = writeln!(out, "|---{rule}|---:|---:|---:|---:|---:|---:|---:|");
+            for p in &s.speakers {
+                let delegation = if delegations {
+                    format!(" {} |", cell(p.delegation.as_deref().unwrap_or("")))
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} |{delegation} {} | {:.0} % | {} | {} | {} | {} | {} |",
+                    cell(&p.name),
+                    p.talk_time_s.map_or("".into(), clock),
+                    p.share * 100.0,
+                    p.turns,
+                    p.words,
+                    p.words_per_minute.map_or("".into(), |w| format!("{w:.0}")),
+                    p.questions,
+                    p.interruptions
+                );
+            }
+            out.push('\n');
+        }
+
+        out.push_str("## Issues\n\n");
+        if s.issues.is_empty() {
+            out.push_str("No paragraph, article, amendment or proposal was named.\n\n");
+        }
+        for issue in &s.issues {
+            let _ = writeln!(out, "### {} — {}\n", text(&issue.key), issue.status.name());
+            let reason = text(&issue.status_reason);
+            let stop = if reason.ends_with(['.', '"', '!', '?']) {
+                ""
+            } else {
+                "."
+            };
+            let _ = writeln!(out, "{}{stop}\n", capitalised(&reason));
+            if !issue.mentions.is_empty() {
+                let mentions: Vec<String> = issue
+                    .mentions
+                    .iter()
+                    .map(|m| format!("\"{}\"", text(m)))
+                    .collect();
+                let _ = writeln!(out, "Referred to as {}.\n", mentions.join(", "));
+            }
+            if !issue.stances.is_empty() {
+                out.push_str("| Speaker | Latest stance | Quote |\n|---|---|---|\n");
+                for st in &issue.stances {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} |",
+                        cell(&speaker(st)),
+                        stance(st),
+                        quotes.cite(&st.evidence, true).replace('|', "\\|")
+                    );
+                }
+                out.push('\n');
+            }
+            if issue.evolution.len() > issue.stances.len() {
+                let steps: Vec<String> = issue
+                    .evolution
+                    .iter()
+                    .map(|st| {
+                        format!(
+                            "{} {} {}",
+                            text(&st.speaker),
+                            st.stance,
+                            quotes.cite(&st.evidence, false)
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(out, "How it evolved: {}.\n", steps.join(" → "));
+            }
+        }
+
+        out.push_str("## Agreements\n\n");
+        if s.agreements.is_empty() {
+            out.push_str("None found.\n\n");
+        }
+        for a in &s.agreements {
+            let _ = writeln!(
+                out,
+                "- **{}**: {} — {}",
+                text(&a.issue),
+                text(&a.speakers.join(", ")),
+                stances(&a.evidence, &quotes)
+            );
+        }
+        if !s.agreements.is_empty() {
+            out.push('\n');
+        }
+
+        out.push_str("## Divergences\n\n");
+        if s.divergences.is_empty() {
+            out.push_str("None found.\n\n");
+        }
+        for d in &s.divergences {
+            let _ = writeln!(
+                out,
+                "- **{}** ({}): {} for, {} against — {}",
+                text(&d.issue),
+                d.kind,
+                text(&d.in_favour.join(", ")),
+                text(&d.against.join(", ")),
+                stances(&d.evidence, &quotes)
+            );
+        }
+        if !s.divergences.is_empty() {
+            out.push('\n');
+        }
+
+        out.push_str("## Decisions\n\n");
+        if s.decisions.is_empty() {
+            out.push_str("None announced.\n\n");
+        }
+        for d in &s.decisions {
+            let mut line = format!("- **{}**", d.kind);
+            if let Some(issue) = &d.issue {
+                let _ = write!(line, " {}", text(issue));
+            }
+            if let Some(c) = &d.condition {
+                let _ = write!(line, ", {}", text(c));
+            }
+            let _ = writeln!(out, "{line} — {}", quotes.cite(&d.evidence, true));
+        }
+        if !s.decisions.is_empty() {
+            out.push('\n');
+        }
+
+        out.push_str("## Action items\n\n");
+        if s.action_items.is_empty() {
+            out.push_str("None found.\n\n");
+        }
+        for a in &s.action_items {
+            let owner = a.owner.as_deref().unwrap_or("(unnamed)");
+            let due = a
+                .due
+                .as_deref()
+                .map(|d| format!(" (due: {})", text(d)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "- **{}** will {}{due} — {}",
+                text(owner),
+                text(&a.action),
+                quotes.cite(&a.evidence, false)
+            );
+        }
+        if !s.action_items.is_empty() {
+            out.push('\n');
+        }
+
+        out.push_str("## Quote index\n\n");
+        if quotes.list.is_empty() {
+            out.push_str("No quotes cited.\n");
+        }
+        for (n, e) in quotes.list.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "- **Q{}** {} {}: \"{}\"",
+                n + 1,
+                when(e),
+                text(e.speaker.as_deref().unwrap_or("?")),
+                text(&e.quote)
+            );
+        }
+        out
+    }
+}
+
+/// Every quote the report cites, numbered in order of time.
+struct QuoteIndex<'a> {
+    list: Vec<&'a Evidence>,
+    number: BTreeMap<(usize, &'a str), usize>,
+}
+
+impl<'a> QuoteIndex<'a> {
+    fn new(s: &'a Summary) -> Self {
+        let mut list: Vec<&Evidence> = Vec::new();
+        let cited = s
+            .issues
+            .iter()
+            .flat_map(|i| i.evolution.iter().chain(&i.stances))
+            .chain(s.agreements.iter().flat_map(|a| &a.evidence))
+            .chain(s.divergences.iter().flat_map(|d| &d.evidence))
+            .map(|st| &st.evidence)
+            .chain(s.decisions.iter().map(|d| &d.evidence))
+            .chain(s.action_items.iter().map(|a| &a.evidence));
+        for e in cited {
+            if !list
+                .iter()
+                .any(|x| x.segment == e.segment && x.quote == e.quote)
+            {
+                list.push(e);
+            }
+        }
+        list.sort_by(|a, b| {
+            (a.segment, a.start.unwrap_or(0.0))
+                .partial_cmp(&(b.segment, b.start.unwrap_or(0.0)))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let number = list
+            .iter()
+            .enumerate()
+            .map(|(n, e)| ((e.segment, e.quote.as_str()), n + 1))
+            .collect();
+        QuoteIndex { list, number }
+    }
+
+    /// `[Q3]`, with the quote itself when `full`.
+    fn cite(&self, e: &Evidence, full: bool) -> String {
+        let n = self
+            .number
+            .get(&(e.segment, e.quote.as_str()))
+            .copied()
+            .unwrap_or(0);
+        if full {
+            format!("\"{}\" [Q{n}, {}]", text(&e.quote), when(e))
+        } else {
+            format!("[Q{n}]")
+        }
+    }
+}
+
+fn when(e: &Evidence) -> String {
+    match e.start {
+        Some(t) => clock(t),
+        None => format!("utterance {}", e.segment + 1),
+    }
+}
+
+fn speaker(st: &Stance) -> String {
+    match &st.delegation {
+        Some(d) if d != &st.speaker => format!("{} ({d})", st.speaker),
+        _ => st.speaker.clone(),
+    }
+}
+
+fn stance(st: &Stance) -> String {
+    match st.link {
+        crate::summary::IssueLink::Context => format!("{} *(context)*", st.stance),
+        _ => st.stance.to_string(),
+    }
+}
+
+fn stances(list: &[Stance], quotes: &QuoteIndex) -> String {
+    list.iter()
+        .map(|st| {
+            format!(
+                "{} {} {}",
+                text(&st.speaker),
+                stance(st),
+                quotes.cite(&st.evidence, false)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Text in running Markdown: one line, with the characters that would start markup escaped.
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in super::one_line(s).chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '*' | '_' | '`' | '[' | ']' | '\\' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text in a table cell: also without pipes.
+fn cell(s: &str) -> String {
+    text(s).replace('|', "\\|")
+}
