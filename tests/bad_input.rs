@@ -215,7 +215,10 @@ fn other_inputs_complete_and_the_exit_code_reports_the_failure() {
         files,
         vec![
             "clip/.source",
+            "clip/report.html",
+            "clip/report.md",
             "clip/speakers.rttm",
+            "clip/summary.json",
             "clip/transcript.json",
             "clip/transcript.srt",
             "clip/transcript.txt",

@@ -412,6 +412,9 @@ fn names_file_and_relabel_rename_speakers_everywhere() {
         "transcript.srt",
         "transcript.txt",
         "speakers.rttm",
+        "summary.json",
+        "report.md",
+        "report.html",
     ] {
         let text = std::fs::read_to_string(dir.join(f)).unwrap();
         assert!(text.contains("Ghana") && !text.contains("Ivoire"), "{f}");

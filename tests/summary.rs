@@ -352,3 +352,122 @@ fn bad_transcripts_are_refused_and_nothing_is_written() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// The whole job on the bundled sample, as the demo does it: voices enrolled, `run` with the
+/// default formats, and a summary that says who stood where on paragraph 3, with the quotes.
+#[test]
+fn run_on_the_sample_summarises_the_session() {
+    common::require_default_model();
+    let work = tempfile::tempdir().unwrap();
+    let voices = work.path().join("voices");
+    for name in ["Chair", "France", "Brazil", "Kenya", "Japan"] {
+        rapporteur()
+            .args(["voices", "add", name, "--delegation", name, "--voices"])
+            .arg(&voices)
+            .arg(root().join(format!("samples/voices/{name}.opus")))
+            .assert()
+            .success();
+    }
+    let out = work.path().join("out");
+    let o = rapporteur()
+        .arg("run")
+        .arg(root().join("samples/negotiation.opus"))
+        .arg("-o")
+        .arg(&out)
+        .arg("--voices")
+        .arg(&voices)
+        .args(["-q", "--progress", "off"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dir = out.join("negotiation");
+    for f in [
+        "summary.json",
+        "report.md",
+        "report.html",
+        "transcript.json",
+    ] {
+        assert!(dir.join(f).is_file(), "no {f}");
+    }
+    let s = valid_summary(&dir.join("summary.json"));
+    assert_eq!(s["source"]["codec"], "opus");
+    assert_eq!(s["source"]["sample_rate"], 48000);
+    let roles: Vec<&str> = s["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "speech recognition",
+            "voice activity",
+            "speaker embedding",
+            "text encoder",
+            "position head"
+        ]
+    );
+    let names: Vec<&str> = s["speakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Chair", "France", "Brazil", "Kenya", "Japan"]);
+    let p3 = s["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "paragraph 3")
+        .expect("paragraph 3 is an issue");
+    assert_eq!(p3["status"], "agreed", "{p3}");
+    let stance = |who: &str| {
+        p3["stances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["speaker"] == who)
+            .unwrap_or_else(|| panic!("no stance of {who} on paragraph 3: {p3}"))
+    };
+    assert_eq!(stance("France")["stance"], "proposal");
+    assert!(stance("France")["evidence"]["quote"]
+        .as_str()
+        .unwrap()
+        .contains("proposes to amend paragraph"));
+    // Brazil named "the amendment proposed by France": the issue France proposed on.
+    assert!(
+        p3["evolution"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["speaker"] == "Brazil" && e["stance"] == "support" && e["link"] == "owner"),
+        "{p3}"
+    );
+    let decision = &s["decisions"][0];
+    assert_eq!(decision["kind"], "agreed");
+    assert_eq!(decision["issue"], "paragraph 3");
+    assert_eq!(decision["evidence"]["speaker"], "Chair");
+    let at = decision["evidence"]["start"].as_f64().unwrap();
+    assert!((55.0..62.0).contains(&at), "decision at {at} s");
+    let stages: Vec<&str> = s["processing"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "decode",
+            "voice activity",
+            "transcribe",
+            "speakers",
+            "positions",
+            "summary"
+        ]
+    );
+    assert!(s["processing"]["real_time_factor"].as_f64().unwrap() > 0.0);
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("### paragraph 3 — agreed"), "{md}");
+}

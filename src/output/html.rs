@@ -927,17 +927,23 @@ fn pill(status: &str) -> String {
 
 /// The tooltip of a stance: who, what, how sure, how it was tied to the issue, and the quote.
 fn stance_title(st: &Stance) -> String {
-    let how = match st.link {
-        IssueLink::Named => "",
-        IssueLink::Owner => " (the issue named through its proposer)",
-        IssueLink::Context => " (context: inferred from the issue just discussed)",
+    let (mark, why) = match st.link {
+        IssueLink::Named => ("", ""),
+        IssueLink::Owner => (
+            "",
+            "\nTied to the issue through the delegation that proposed it.",
+        ),
+        IssueLink::Context => (
+            " (context)",
+            "\nInferred from the issue just discussed: the words do not name it.",
+        ),
     };
     let when = match st.evidence.start {
         Some(t) => clock(t),
         None => format!("utterance {}", st.evidence.segment + 1),
     };
     format!(
-        "{}: {}{how}, {:.0}% sure, at {when} — “{}”",
+        "{}: {}{mark}, {:.0}% sure, at {when}: “{}”{why}",
         st.speaker,
         st.stance,
         st.confidence * 100.0,
@@ -1254,6 +1260,9 @@ mod tests {
         assert!(!html.contains("Kenya \"K\""));
         assert!(!html.contains("<&>"));
         assert!(html.contains("Kenya &quot;K&quot; &lt;&amp;&gt;"));
+        // A stance inferred from context says so in its tooltip, not by its dashes alone.
+        assert!(html
+            .contains("title=\"Kenya &quot;K&quot; &lt;&amp;&gt;: opposition (context), 80% sure"));
     }
 
     #[test]

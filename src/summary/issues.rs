@@ -177,8 +177,7 @@ pub(crate) fn issues(
         issue.stances = latest_stances(&issue.evolution);
         let decided = decisions
             .iter()
-            .filter(|d| d.issue.as_deref() == Some(issue.key.as_str()))
-            .next_back();
+            .rfind(|d| d.issue.as_deref() == Some(issue.key.as_str()));
         (issue.status, issue.status_reason) = status(&issue.evolution, &issue.stances, decided);
     }
     issues
@@ -201,11 +200,10 @@ fn latest_stances(evolution: &[Stance]) -> Vec<Stance> {
     names
         .into_iter()
         .filter_map(|name| {
-            let mine = evolution.iter().filter(|s| s.speaker == name);
+            let mut mine = evolution.iter().filter(|s| s.speaker == name);
             mine.clone()
-                .filter(|s| takes_side(s.stance))
-                .next_back()
-                .or_else(|| mine.last())
+                .rfind(|s| takes_side(s.stance))
+                .or_else(|| mine.next_back())
                 .cloned()
         })
         .collect()
