@@ -52,6 +52,20 @@ pub struct PositionOptions {
     pub head: Option<PathBuf>,
 }
 
+impl PositionOptions {
+    /// The head used, for summary.json: "built-in", its path, or null when not tagging.
+    fn describe(positions: &Option<PositionOptions>) -> Value {
+        match positions {
+            Some(p) => p
+                .head
+                .as_ref()
+                .map_or("built-in".into(), |h| h.display().to_string())
+                .into(),
+            None => Value::Null,
+        }
+    }
+}
+
 /// Settings of the speaker stage.
 #[derive(Debug, Clone)]
 pub struct DiarizeOptions {
@@ -133,7 +147,7 @@ pub struct Timings {
 impl Timings {
     /// The stages that ran, for summary.json (writing the files is not counted: the summary
     /// is written before it ends).
-    pub fn stages(&self) -> Vec<StageTime> {
+    pub fn stages(&self) -> [(&'static str, f64); 6] {
         [
             ("decode", self.decode_s),
             ("voice activity", self.vad_s),
@@ -142,12 +156,6 @@ impl Timings {
             ("positions", self.positions_s),
             ("summary", self.summary_s),
         ]
-        .into_iter()
-        .map(|(stage, seconds)| StageTime {
-            stage: stage.into(),
-            seconds: summary::round3(seconds),
-        })
-        .collect()
     }
 }
 
@@ -190,17 +198,7 @@ impl RunOptions {
             }
             None => set("diarize", false.into()),
         }
-        set(
-            "positions_head",
-            match &self.positions {
-                Some(p) => p
-                    .head
-                    .as_ref()
-                    .map_or("built-in".into(), |h| h.display().to_string())
-                    .into(),
-                None => Value::Null,
-            },
-        );
+        set("positions_head", PositionOptions::describe(&self.positions));
         set(
             "formats",
             self.formats
@@ -589,9 +587,7 @@ impl Pipeline {
         timings.summary_s = t.elapsed().as_secs_f64();
         let duration = transcript.source.duration;
         timings.real_time_factor += timings.summary_s / duration.max(1e-9);
-        summary.processing.stages = timings.stages();
-        summary.processing.total_s =
-            summary::round3(summary.processing.stages.iter().map(|s| s.seconds).sum());
+        summary.processing.set_stages(&timings.stages());
         summary.processing.real_time_factor =
             Some((timings.real_time_factor * 10_000.0).round() / 10_000.0);
         let t2 = Instant::now();
@@ -737,14 +733,7 @@ pub fn analyze(input: &Path, out_dir: &Path, opts: &AnalyzeOptions) -> Result<An
         ("retag".to_string(), Value::from(opts.retag)),
         (
             "positions_head".to_string(),
-            match &opts.positions {
-                Some(p) => p
-                    .head
-                    .as_ref()
-                    .map_or("built-in".into(), |h| h.display().to_string())
-                    .into(),
-                None => Value::Null,
-            },
+            PositionOptions::describe(&opts.positions),
         ),
         (
             "formats".to_string(),
@@ -769,18 +758,11 @@ pub fn analyze(input: &Path, out_dir: &Path, opts: &AnalyzeOptions) -> Result<An
         },
     );
     let summary_s = t.elapsed().as_secs_f64();
-    summary.processing.stages = [
+    summary.processing.set_stages(&[
         ("read", read_s),
         ("positions", positions_s),
         ("summary", summary_s),
-    ]
-    .into_iter()
-    .map(|(stage, seconds)| StageTime {
-        stage: stage.into(),
-        seconds: summary::round3(seconds),
-    })
-    .collect();
-    summary.processing.total_s = summary::round3(read_s + positions_s + summary_s);
+    ]);
     crate::interrupt::check()?;
 
     std::fs::create_dir_all(out_dir).map_err(|e| {

@@ -412,12 +412,24 @@ fn names_file_and_relabel_rename_speakers_everywhere() {
         "transcript.srt",
         "transcript.txt",
         "speakers.rttm",
-        "summary.json",
-        "report.md",
-        "report.html",
     ] {
         let text = std::fs::read_to_string(dir.join(f)).unwrap();
         assert!(text.contains("Ghana") && !text.contains("Ivoire"), "{f}");
+    }
+    // The summary and reports are rebuilt with the new name (the delegation stays as given).
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let speakers: Vec<&str> = summary["speakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(speakers, ["Chair", "Ghana"]);
+    assert_eq!(summary["speakers"][1]["delegation"], "Côte d'Ivoire");
+    for f in ["report.md", "report.html"] {
+        let text = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert!(text.contains("Ghana"), "{f}");
     }
     // A name nobody has is an error, and nothing is rewritten.
     let before = std::fs::read_to_string(dir.join("transcript.json")).unwrap();

@@ -469,7 +469,7 @@ mod tests {
 
     #[test]
     fn an_opponent_who_comes_round_makes_it_agreed_or_converging() {
-        let t = session(&[
+        let mut lines = vec![
             (
                 "France",
                 Proposal,
@@ -486,30 +486,20 @@ mod tests {
                 "Kenya",
                 Reservation,
                 Some("article 2"),
-                "We could live with article 2, subject to finance.",
+                "Article 2, subject to finance.",
             ),
-        ]);
-        assert_eq!(statuses(&t), [("article 2".into(), Converging)]);
-        let t = session(&[
-            (
-                "France",
-                Proposal,
-                Some("article 2"),
-                "We propose article 2.",
-            ),
-            (
-                "Kenya",
-                Opposition,
-                Some("article 2"),
-                "We oppose article 2.",
-            ),
-            (
-                "Kenya",
-                Concession,
-                Some("article 2"),
-                "We can accept article 2.",
-            ),
-        ]);
+        ];
+        assert_eq!(
+            statuses(&session(&lines)),
+            [("article 2".into(), Converging)]
+        );
+        lines[2] = (
+            "Kenya",
+            Concession,
+            Some("article 2"),
+            "We can accept article 2.",
+        );
+        let t = session(&lines);
         let e = EvidenceMaker::new(&t, true);
         let found = issues(&claims(&t, &e), &[], &[]);
         assert_eq!(found[0].status, Agreed);

@@ -333,6 +333,20 @@ impl Processing {
     }
 }
 
+impl Processing {
+    /// Record the seconds each stage took, and their total.
+    pub fn set_stages(&mut self, stages: &[(&str, f64)]) {
+        self.stages = stages
+            .iter()
+            .map(|&(stage, seconds)| StageTime {
+                stage: stage.into(),
+                seconds: round3(seconds),
+            })
+            .collect();
+        self.total_s = round3(stages.iter().map(|(_, s)| s).sum());
+    }
+}
+
 /// What the transcript itself cannot say about where it came from.
 #[derive(Debug, Clone)]
 pub struct Context {
