@@ -810,7 +810,7 @@ fn transcript_of(
     list: Vec<utterances::Utterance>,
     timed: bool,
 ) -> Transcript {
-    let segments: Vec<Segment> = list
+    let mut segments: Vec<Segment> = list
         .into_iter()
         .enumerate()
         .map(|(id, u)| {
@@ -832,6 +832,9 @@ fn transcript_of(
             }
         })
         .collect();
+    // In the order they were said (a file of several channels may list them by channel); each
+    // keeps its index in the file as its id, which evidence refers to.
+    segments.sort_by(|a, b| a.start.total_cmp(&b.start));
     Transcript {
         schema: TRANSCRIPT_SCHEMA.into(),
         source: Source {

@@ -14,7 +14,8 @@ pub enum InputFormat {
     Auto,
     /// One utterance per non-empty line, optionally `Speaker: text`.
     Lines,
-    /// One JSON object per line with a "text" field (other fields are kept).
+    /// One JSON object per line with a "text" field, optionally "speaker", "start" and "end"
+    /// (or "duration"); other fields are kept.
     Jsonl,
     Srt,
     Vtt,
@@ -159,7 +160,11 @@ fn read_jsonl(text: &str) -> Result<Vec<Utterance>, String> {
         };
         let speaker = obj.get("speaker").and_then(Value::as_str).map(String::from);
         let start = obj.get("start").and_then(Value::as_f64);
-        let end = obj.get("end").and_then(Value::as_f64);
+        // Lhotse supervisions and similar give a duration instead of an end.
+        let end = obj
+            .get("end")
+            .and_then(Value::as_f64)
+            .or_else(|| Some(start? + obj.get("duration").and_then(Value::as_f64)?));
         obj.remove("position");
         out.push(Utterance {
             text,
@@ -300,5 +305,13 @@ mod tests {
         assert_eq!(u[0].speaker.as_deref(), Some("Chile"));
         let err = read("a.jsonl", "{\"text\": \"ok\"}\n[1]\n", InputFormat::Auto).unwrap_err();
         assert!(err.starts_with("line 2"), "{err}");
+        // Lhotse-style supervisions: a duration instead of an end.
+        let u = read(
+            "sups.jsonl",
+            "{\"text\": \"YEAH\", \"start\": 2.5, \"duration\": 0.5}\n",
+            InputFormat::Auto,
+        )
+        .unwrap();
+        assert_eq!((u[0].start, u[0].end), (Some(2.5), Some(3.0)));
     }
 }

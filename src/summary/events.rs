@@ -105,9 +105,9 @@ fn action_pattern() -> &'static Regex {
     R.get_or_init(|| {
         let owner = r"the secretariat|the chair(?:person|man|woman)?|the (?:co-)?facilitators?|the co-chairs?|the bureau|the rapporteur|the presidency|the drafting group|the contact group|the friends of the chair|delegations|parties|member states|we|I";
         let verb = r"circulate|prepare|send|submit|provide|revise|report|consult|convene|draft|share|update|post|distribute|compile|present|come back|revert|reflect|look into|check|confirm|hold|organi[sz]e|produce|table|publish|follow up|coordinate|propose|write|reissue|issue|inform|get back";
-        let modal = r"will|shall|'ll|undertakes? to|agrees? to|(?:is|are) (?:requested|invited|asked) to|(?:would|will) be (?:happy|glad|pleased) to";
+        let modal = r"will|shall|undertakes? to|agrees? to|(?:is|are) (?:requested|invited|asked) to|(?:would|will) be (?:happy|glad|pleased) to";
         Regex::new(&format!(
-            r"(?P<owner>\b(?i:{owner})|\b[A-Z][\w-]+(?: [A-Z][\w-]+){{0,2}})\s+(?i:{modal})\s+(?i:also\s+|then\s+|now\s+)?(?P<action>(?i:{verb})\b[^.;!?]*)"
+            r"(?P<owner>\b(?i:{owner})|\b[A-Z][\w-]+(?: [A-Z][\w-]+){{0,2}})(?:\s+(?i:{modal})|['’](?i:ll))\s+(?i:also\s+|then\s+|now\s+)?(?P<action>(?i:{verb})\b[^.;!?]*)"
         ))
         .expect("action pattern")
     })
@@ -237,6 +237,7 @@ mod tests {
                 "We will consult our capital and come back to you tomorrow.",
             ),
             ("Brazil", "We will support it."),
+            ("France", "We'll share our text with delegations."),
             ("Chair", "Will the secretariat circulate it?"),
             (
                 "Chair",
@@ -262,6 +263,7 @@ mod tests {
                     "consult our capital and come back to you tomorrow",
                     None
                 ),
+                (Some("France"), "share our text with delegations", None),
                 (
                     Some("the co-facilitators"),
                     "prepare a compromise before the next session",

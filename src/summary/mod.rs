@@ -106,7 +106,8 @@ pub struct LanguageInfo {
 /// The words behind a claim.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Evidence {
-    /// Index of the segment in transcript.json (with `analyze`: of the utterance in the file).
+    /// The segment's `id` in transcript.json (with `analyze` on other text: the utterance's
+    /// 0-based position in the file).
     pub segment: usize,
     /// Who said it, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
