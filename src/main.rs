@@ -507,30 +507,26 @@ fn tag_command(args: TagArgs) -> Result<(), Error> {
         utterances::read(&name, &text, args.from).map_err(|e| Error::input(Path::new(&name), e))?;
     let tagger = rapporteur::positions::PositionTagger::load(args.head.as_deref())?;
     let mut out = String::new();
-    // Tag in blocks of 256: the encoder's working memory stays bounded however long the record,
-    // and each block still fills its batches.
-    for block in list.chunks(256) {
-        let texts: Vec<&str> = block.iter().map(|u| u.text.as_str()).collect();
-        let positions = tagger.tag(&texts)?;
-        for (u, p) in block.iter().zip(positions) {
-            let mut obj = u.extra.clone();
-            if let Some(s) = &u.speaker {
-                obj.insert("speaker".into(), s.clone().into());
-            }
-            if let Some(t) = u.start {
-                obj.insert("start".into(), t.into());
-            }
-            if let Some(t) = u.end {
-                obj.insert("end".into(), t.into());
-            }
-            obj.insert("text".into(), u.text.clone().into());
-            obj.insert(
-                "position".into(),
-                serde_json::to_value(&p).expect("serialisable"),
-            );
-            out.push_str(&serde_json::Value::Object(obj).to_string());
-            out.push('\n');
+    let texts: Vec<&str> = list.iter().map(|u| u.text.as_str()).collect();
+    let positions = tagger.tag(&texts)?;
+    for (u, p) in list.iter().zip(positions) {
+        let mut obj = u.extra.clone();
+        if let Some(s) = &u.speaker {
+            obj.insert("speaker".into(), s.clone().into());
         }
+        if let Some(t) = u.start {
+            obj.insert("start".into(), t.into());
+        }
+        if let Some(t) = u.end {
+            obj.insert("end".into(), t.into());
+        }
+        obj.insert("text".into(), u.text.clone().into());
+        obj.insert(
+            "position".into(),
+            serde_json::to_value(&p).expect("serialisable"),
+        );
+        out.push_str(&serde_json::Value::Object(obj).to_string());
+        out.push('\n');
     }
     match &args.output {
         Some(path) => rapporteur::fsutil::write_atomic(path, out.as_bytes()),

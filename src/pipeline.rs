@@ -709,16 +709,13 @@ pub fn analyze(input: &Path, out_dir: &Path, opts: &AnalyzeOptions) -> Result<An
             .collect();
         if !todo.is_empty() {
             let tagger = PositionTagger::load(p.head.as_deref())?;
-            for block in todo.chunks(256) {
-                let texts: Vec<&str> = block
-                    .iter()
-                    .map(|&i| transcript.segments[i].text.as_str())
-                    .collect();
-                let positions = tagger.tag(&texts)?;
-                for (&i, position) in block.iter().zip(positions) {
-                    transcript.segments[i].position = Some(position);
-                }
-                crate::interrupt::check()?;
+            let texts: Vec<&str> = todo
+                .iter()
+                .map(|&i| transcript.segments[i].text.as_str())
+                .collect();
+            let positions = tagger.tag(&texts)?;
+            for (&i, position) in todo.iter().zip(positions) {
+                transcript.segments[i].position = Some(position);
             }
             tagged = todo.len();
             transcript.positions = Some(tagger.models.clone());

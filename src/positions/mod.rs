@@ -33,6 +33,9 @@ use crate::transcript::{ModelRef, Move, Position, PositionModels, SentencePositi
 const BUILT_IN_HEAD: &[u8] = include_bytes!("../../models/positions/head.safetensors");
 const BUILT_IN_HEAD_NAME: &str = "models/positions/head.safetensors";
 
+/// Texts tagged at a time: enough to fill every core's encoder batches.
+pub const TAG_BLOCK: usize = 256;
+
 /// The model input for one text: its embedding followed by its signals.
 pub fn input(embedding: &[f32], text: &str) -> Vec<f32> {
     let mut v = Vec::with_capacity(head::INPUT);
@@ -122,7 +125,18 @@ impl PositionTagger {
     ///
     /// Each sentence is encoded once; the whole utterance's embedding is the token-weighted mean
     /// of its sentences' (encoding it a second time as a whole would double the cost).
+    /// Texts go through in blocks of [`TAG_BLOCK`], so the encoder's working memory stays
+    /// bounded however long the record.
     pub fn tag(&self, texts: &[&str]) -> Result<Vec<Position>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for block in texts.chunks(TAG_BLOCK) {
+            out.extend(self.tag_block(block)?);
+            crate::interrupt::check()?;
+        }
+        Ok(out)
+    }
+
+    fn tag_block(&self, texts: &[&str]) -> Result<Vec<Position>> {
         let mut units: Vec<&str> = Vec::new();
         let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
         for text in texts {
