@@ -675,8 +675,8 @@ pub fn analyze(input: &Path, out_dir: &Path, opts: &AnalyzeOptions) -> Result<An
                 format!("unknown transcript schema \"{}\"", t.schema),
             ));
         }
-        let known = !t.source.sha256.is_empty() && t.source.sample_rate > 0;
-        (t, true, known)
+        let (timed, known) = times_and_recording(&t);
+        (t, timed, known)
     } else {
         let list = utterances::read(&name, &text, format).map_err(|e| Error::input(input, e))?;
         let timed = !list.is_empty() && list.iter().all(|u| u.start.is_some() && u.end.is_some());
@@ -796,6 +796,14 @@ pub fn analyze(input: &Path, out_dir: &Path, opts: &AnalyzeOptions) -> Result<An
         action_items: summary.action_items.len(),
         timings: summary.processing.stages.clone(),
     })
+}
+
+/// Whether a transcript.json has real times, and whether it describes a recording (not text
+/// that `analyze --format json` turned into one: no sample rate, every time 0).
+fn times_and_recording(t: &Transcript) -> (bool, bool) {
+    let recording = !t.source.sha256.is_empty() && t.source.sample_rate > 0;
+    let timed = recording || t.segments.iter().any(|s| s.end > 0.0);
+    (timed, recording)
 }
 
 /// A transcript of utterances read from text: one segment each, without words; times are 0
@@ -989,11 +997,12 @@ pub fn relabel(dir: &Path, names: &Names) -> Result<Vec<PathBuf>> {
         .ok()
         .and_then(|text| serde_json::from_str::<Summary>(&text).ok())
         .map_or_else(|| Processing::new("relabel"), |s| s.processing);
+    let (timed, recording_known) = times_and_recording(&transcript);
     let summary = summary::build(
         &transcript,
         Context {
-            timed: true,
-            recording_known: true,
+            timed,
+            recording_known,
             analysed_from: None,
             processing,
         },
