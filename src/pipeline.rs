@@ -181,18 +181,18 @@ impl RunOptions {
             "vad_threshold",
             self.vad
                 .as_ref()
-                .map_or(Value::Null, |v| v.threshold.into()),
+                .map_or(Value::Null, |v| decimal(v.threshold)),
         );
         match &self.diarize {
             Some(d) => {
-                set("speaker_threshold", d.params.threshold.into());
+                set("speaker_threshold", decimal(d.params.threshold));
                 set(
                     "speakers",
                     d.params.speakers.map_or(Value::Null, |n| n.into()),
                 );
                 set("min_speakers", d.params.min_speakers.into());
                 set("max_speakers", d.params.max_speakers.into());
-                set("voice_threshold", d.match_threshold.into());
+                set("voice_threshold", decimal(d.match_threshold));
                 set("enrolled_voices", enrolled_voices.into());
                 set("names_file", d.names.is_some().into());
             }
@@ -1052,6 +1052,11 @@ fn load_voices(
         }
     }
     Ok(voices)
+}
+
+/// A setting as it was typed (0.3, not the 0.30000001192092896 an f32 widens to).
+fn decimal(x: f32) -> Value {
+    Value::from(summary::round3(f64::from(x)))
 }
 
 /// Round to whole milliseconds: finer digits are noise, and they make the JSON hard to read.
