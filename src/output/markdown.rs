@@ -139,82 +139,55 @@ impl Exporter for MarkdownExporter {
             }
         }
 
-        out.push_str("## Agreements\n\n");
-        if s.agreements.is_empty() {
-            out.push_str("None found.\n\n");
-        }
-        for a in &s.agreements {
-            let _ = writeln!(
-                out,
-                "- **{}**: {} — {}",
+        let agreements = s.agreements.iter().map(|a| {
+            format!(
+                "**{}**: {} — {}",
                 text(&a.issue),
                 text(&a.speakers.join(", ")),
                 stances(&a.evidence, &quotes)
-            );
-        }
-        if !s.agreements.is_empty() {
-            out.push('\n');
-        }
+            )
+        });
+        bullets(&mut out, "Agreements", "None found.", agreements);
 
-        out.push_str("## Divergences\n\n");
-        if s.divergences.is_empty() {
-            out.push_str("None found.\n\n");
-        }
-        for d in &s.divergences {
-            let _ = writeln!(
-                out,
-                "- **{}** ({}): {} for, {} against — {}",
+        let divergences = s.divergences.iter().map(|d| {
+            format!(
+                "**{}** ({}): {} for, {} against — {}",
                 text(&d.issue),
                 d.kind,
                 text(&d.in_favour.join(", ")),
                 text(&d.against.join(", ")),
                 stances(&d.evidence, &quotes)
-            );
-        }
-        if !s.divergences.is_empty() {
-            out.push('\n');
-        }
+            )
+        });
+        bullets(&mut out, "Divergences", "None found.", divergences);
 
-        out.push_str("## Decisions\n\n");
-        if s.decisions.is_empty() {
-            out.push_str("None announced.\n\n");
-        }
-        for d in &s.decisions {
-            let mut line = format!("- **{}**", d.kind);
+        let decisions = s.decisions.iter().map(|d| {
+            let mut line = format!("**{}**", d.kind);
             if let Some(issue) = &d.issue {
                 let _ = write!(line, " {}", text(issue));
             }
             if let Some(c) = &d.condition {
                 let _ = write!(line, ", {}", text(c));
             }
-            let _ = writeln!(out, "{line} — {}", quotes.cite(&d.evidence, true));
-        }
-        if !s.decisions.is_empty() {
-            out.push('\n');
-        }
+            format!("{line} — {}", quotes.cite(&d.evidence, true))
+        });
+        bullets(&mut out, "Decisions", "None announced.", decisions);
 
-        out.push_str("## Action items\n\n");
-        if s.action_items.is_empty() {
-            out.push_str("None found.\n\n");
-        }
-        for a in &s.action_items {
+        let actions = s.action_items.iter().map(|a| {
             let owner = a.owner.as_deref().unwrap_or("(unnamed)");
             let due = a
                 .due
                 .as_deref()
                 .map(|d| format!(" (due: {})", text(d)))
                 .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "- **{}** will {}{due} — {}",
+            format!(
+                "**{}** will {}{due} — {}",
                 text(owner),
                 text(&a.action),
                 quotes.cite(&a.evidence, false)
-            );
-        }
-        if !s.action_items.is_empty() {
-            out.push('\n');
-        }
+            )
+        });
+        bullets(&mut out, "Action items", "None found.", actions);
 
         out.push_str("## Quote index\n\n");
         if quotes.list.is_empty() {
@@ -231,6 +204,21 @@ impl Exporter for MarkdownExporter {
             );
         }
         out
+    }
+}
+
+/// A `## title` section of one bullet per item, or the `empty` sentence when there are none.
+fn bullets(out: &mut String, title: &str, empty: &str, items: impl Iterator<Item = String>) {
+    let _ = writeln!(out, "## {title}\n");
+    let mut any = false;
+    for item in items {
+        let _ = writeln!(out, "- {item}");
+        any = true;
+    }
+    if any {
+        out.push('\n');
+    } else {
+        let _ = writeln!(out, "{empty}\n");
     }
 }
 
