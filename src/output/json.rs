@@ -10,9 +10,7 @@ impl Exporter for JsonExporter {
         "transcript.json"
     }
     fn render(&self, transcript: &Transcript, _summary: &Summary) -> String {
-        let mut s = serde_json::to_string_pretty(transcript).expect("transcripts always serialize");
-        s.push('\n');
-        s
+        super::pretty_json(transcript)
     }
 }
 

@@ -155,6 +155,14 @@ pub(crate) fn cue_times(transcript: &Transcript) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// Indented JSON ending in a newline, as transcript.json and summary.json are written (their
+/// types hold nothing that can fail to serialise).
+pub(crate) fn pretty_json(value: &impl serde::Serialize) -> String {
+    let mut s = serde_json::to_string_pretty(value).expect("plain data serialises");
+    s.push('\n');
+    s
+}
+
 /// One line of text: subtitle and text formats break on blank lines.
 pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")

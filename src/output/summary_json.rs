@@ -12,8 +12,6 @@ impl Exporter for SummaryExporter {
     }
 
     fn render(&self, _transcript: &Transcript, summary: &Summary) -> String {
-        let mut s = serde_json::to_string_pretty(summary).expect("a summary serialises");
-        s.push('\n');
-        s
+        super::pretty_json(summary)
     }
 }
