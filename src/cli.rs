@@ -25,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Transcribe one or more recordings into a folder of results per recording.
     Run(Box<RunArgs>),
+    /// Process folders or manifests of recordings: several at once, resumable, exactly once
+    /// per recording, and splittable into shards run on other machines.
+    Batch(Box<BatchArgs>),
     /// Decode a recording to the 16 kHz mono WAV the recogniser hears.
     Decode {
         input: PathBuf,
@@ -105,6 +108,118 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "OUT_DIR", default_value = "rapporteur-out")]
     pub output: PathBuf,
 
+    /// Threads for transcription [default: every core, at most 4; 2 measured 1.5x faster than 1].
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+
+    /// Print one JSON result per input on stdout (messages stay on stderr).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print nothing but errors on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Progress on stderr: auto (bars on a terminal unless --quiet), bars, json (one object
+    /// per line, for scripts), off.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub progress: rapporteur::progress::ProgressMode,
+
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Each recording gets OUT/<its path without extension>-<10 hex of its sha256>/ and a line in \
+                  OUT/index.jsonl (status ok, failed, skipped or pending). A folder counts as done only \
+                  with its .done.json, written last. Manifest columns: path (required), session, \
+                  language, speakers, voices, names; paths are relative to the manifest.\n\
+                  Exit codes as for `run`: non-zero when any recording failed (the first failure's code), \
+                  130 when interrupted (--resume continues)."
+)]
+pub struct BatchArgs {
+    #[command(subcommand)]
+    pub command: Option<BatchCommand>,
+
+    /// Folders (searched recursively for recordings), manifests (.csv, .tsv or .jsonl) or
+    /// single recordings.
+    // Required unless a subcommand is given: checked in main, as clap cannot require
+    // arguments only when no subcommand is given.
+    #[arg(value_name = "DIR|MANIFEST")]
+    pub sources: Vec<PathBuf>,
+
+    /// Folder that receives the results and index.jsonl (required).
+    #[arg(short, long, value_name = "OUT_DIR")]
+    pub output: Option<PathBuf>,
+
+    /// Recordings processed at once [default: cores / --threads-per-job, else cores / 2].
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Transcription threads per recording [default: cores / --jobs].
+    #[arg(long, value_name = "N")]
+    pub threads_per_job: Option<usize>,
+
+    /// Process only shard K of N (1-based), chosen by a stable hash of each recording's key, so
+    /// that N processes on any machines cover the archive exactly once.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<rapporteur::batch::Shard>,
+
+    /// Keep recordings whose output is complete and made by the same program, models and
+    /// options; process the rest.
+    #[arg(long)]
+    pub resume: bool,
+
+    /// List what would be done, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Only recordings matching this glob (on the file name, or on the whole key when it has
+    /// a `/`); may be repeated.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Leave out recordings matching this glob; may be repeated.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Print each recording's index line on stdout as it finishes.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print nothing but errors and the final table.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Progress on stderr: auto, bars, json, off.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub progress: rapporteur::progress::ProgressMode,
+
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// Join the indexes of the shards of one batch (OUT/index.shard-K-of-N.jsonl) into
+    /// OUT/index.jsonl, once every shard has ended.
+    MergeIndex {
+        /// The output folder the shards wrote into.
+        out: PathBuf,
+        /// Where to write the merged index [default: OUT/index.jsonl].
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Print the merged index on stdout too.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// How each recording is processed: shared by `run` and `batch`.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
     /// Whisper model: an installed name (tiny.en, base, ...) or the path of a GGML file.
     #[arg(short, long, default_value = "tiny.en")]
     pub model: String,
@@ -112,10 +227,6 @@ pub struct RunArgs {
     /// Spoken language as an ISO 639-1 code, or `auto` to detect it (multilingual models).
     #[arg(short, long, default_value = "auto")]
     pub language: String,
-
-    /// Threads for transcription [default: every core, at most 4; 2 measured 1.5x faster than 1].
-    #[arg(short = 't', long)]
-    pub threads: Option<usize>,
 
     /// Text to prime the recogniser with: delegation names, acronyms, spellings.
     #[arg(long, conflicts_with = "glossary")]
@@ -129,10 +240,6 @@ pub struct RunArgs {
     /// unless --no-diarize]. `rttm` alone skips transcription.
     #[arg(short, long, value_delimiter = ',')]
     pub format: Vec<Format>,
-
-    /// Print one JSON result per input on stdout (messages stay on stderr).
-    #[arg(long)]
-    pub json: bool,
 
     /// Beam width; 1 decodes greedily. 5 measured both faster and more accurate than
     /// faster-whisper's default on the same weights (see bench/README.md).
@@ -150,15 +257,6 @@ pub struct RunArgs {
     /// Refuse recordings longer than this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub max_duration: Option<f64>,
-
-    /// Print nothing but errors on stderr.
-    #[arg(short, long)]
-    pub quiet: bool,
-
-    /// Progress on stderr: auto (bars on a terminal unless --quiet), bars, json (one object
-    /// per line, for scripts), off.
-    #[arg(long, value_name = "MODE", default_value = "auto")]
-    pub progress: rapporteur::progress::ProgressMode,
 
     /// Transcribe every second instead of only what the voice activity detector calls speech
     /// (slower, and Whisper may invent text on long silences).

@@ -35,7 +35,7 @@ impl ErrorKind {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Error {
     pub kind: ErrorKind,
     pub path: Option<PathBuf>,

@@ -5,6 +5,7 @@
 
 pub mod asr;
 pub mod audio;
+pub mod batch;
 pub mod dsp;
 pub mod error;
 pub mod eval;

@@ -9,10 +9,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{
-    Cli, Command, EvalCommand, ModelsCommand, RunArgs, TagArgs, TrainCommand, VoicesCommand,
+    BatchArgs, BatchCommand, Cli, Command, EvalCommand, ModelsCommand, PipelineArgs, RunArgs,
+    TagArgs, TrainCommand, VoicesCommand,
 };
 use rapporteur::asr::{AsrOptions, LoadOptions};
 use rapporteur::audio::{DecodeOptions, VadParams};
+use rapporteur::batch;
 use rapporteur::error::io_cause;
 use rapporteur::models::{self, FetchOptions, Quantization};
 use rapporteur::output::Format;
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
     rapporteur::interrupt::install_handler();
     let code = match cli.command {
         Command::Run(args) => run(*args),
+        Command::Batch(args) => batch_command(*args),
         Command::Decode { input, output } => report(decode_command(&input, &output)),
         Command::Models(cmd) => report(models_command(cmd)),
         Command::Eval(cmd) => report(eval_command(cmd)),
@@ -69,62 +72,13 @@ fn report(result: Result<(), Error>) -> i32 {
 }
 
 fn run(args: RunArgs) -> i32 {
-    let prompt = match (&args.prompt, &args.glossary) {
-        (Some(p), _) => Some(p.clone()),
-        (None, Some(file)) => match read_glossary(file) {
-            Ok(p) => Some(p),
-            Err(e) => return report(Err(e)),
-        },
-        (None, None) => None,
+    let threads = args
+        .threads
+        .unwrap_or_else(rapporteur::asr::default_threads);
+    let opts = match run_options(&args.pipeline, threads) {
+        Ok(o) => o,
+        Err(e) => return report(Err(e)),
     };
-    let opts = RunOptions {
-        model: args.model.clone(),
-        asr: AsrOptions {
-            language: Some(args.language.clone()).filter(|l| l != "auto"),
-            threads: args
-                .threads
-                .unwrap_or_else(rapporteur::asr::default_threads),
-            prompt,
-            beam_size: args.beam_size,
-            trim_audio_ctx: !args.full_audio_ctx,
-        },
-        load: LoadOptions {
-            flash_attn: args.flash_attn,
-        },
-        formats: if args.format.is_empty() {
-            let mut f = Format::DEFAULT.to_vec();
-            if !args.no_diarize {
-                f.push(Format::Rttm);
-            }
-            f
-        } else {
-            dedup(args.format.clone())
-        },
-        decode: DecodeOptions {
-            max_duration: args.max_duration,
-        },
-        vad: (!args.no_vad).then(|| VadParams {
-            threshold: args.vad_threshold,
-            neg_threshold: args
-                .vad_neg_threshold
-                .unwrap_or((args.vad_threshold - 0.15).max(0.01)),
-            min_speech_ms: args.vad_min_speech_ms,
-            min_silence_ms: args.vad_min_silence_ms,
-            pad_ms: args.vad_pad_ms,
-            max_speech_s: args.vad_max_speech,
-        }),
-        diarize: None,
-        positions: (!args.no_positions).then(|| PositionOptions {
-            head: args.positions_head.clone(),
-        }),
-    };
-    let mut opts = opts;
-    if !args.no_diarize {
-        match diarize_options(&args) {
-            Ok(d) => opts.diarize = Some(d),
-            Err(e) => return report(Err(e)),
-        }
-    }
     // The output root must be writable before any time is spent transcribing.
     if let Err(e) = ensure_writable_dir(&args.output) {
         for input in &args.inputs {
@@ -197,7 +151,273 @@ fn run(args: RunArgs) -> i32 {
     exit
 }
 
-fn diarize_options(args: &RunArgs) -> Result<DiarizeOptions, Error> {
+/// The pipeline's settings from the options `run` and `batch` share.
+fn run_options(args: &PipelineArgs, threads: usize) -> Result<RunOptions, Error> {
+    let prompt = match (&args.prompt, &args.glossary) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(file)) => Some(read_glossary(file)?),
+        (None, None) => None,
+    };
+    Ok(RunOptions {
+        model: args.model.clone(),
+        asr: AsrOptions {
+            language: Some(args.language.clone()).filter(|l| l != "auto"),
+            threads,
+            prompt,
+            beam_size: args.beam_size,
+            trim_audio_ctx: !args.full_audio_ctx,
+        },
+        load: LoadOptions {
+            flash_attn: args.flash_attn,
+        },
+        formats: if args.format.is_empty() {
+            let mut f = Format::DEFAULT.to_vec();
+            if !args.no_diarize {
+                f.push(Format::Rttm);
+            }
+            f
+        } else {
+            dedup(args.format.clone())
+        },
+        decode: DecodeOptions {
+            max_duration: args.max_duration,
+        },
+        vad: (!args.no_vad).then(|| VadParams {
+            threshold: args.vad_threshold,
+            neg_threshold: args
+                .vad_neg_threshold
+                .unwrap_or((args.vad_threshold - 0.15).max(0.01)),
+            min_speech_ms: args.vad_min_speech_ms,
+            min_silence_ms: args.vad_min_silence_ms,
+            pad_ms: args.vad_pad_ms,
+            max_speech_s: args.vad_max_speech,
+        }),
+        diarize: if args.no_diarize {
+            None
+        } else {
+            Some(diarize_options(args)?)
+        },
+        positions: (!args.no_positions).then(|| PositionOptions {
+            head: args.positions_head.clone(),
+        }),
+    })
+}
+
+/// Recordings at once and threads each: whichever is given sets the other from the cores.
+/// By default two threads per recording: the recogniser gains most from its second thread.
+fn batch_budget(jobs: Option<usize>, threads: Option<usize>) -> Result<(usize, usize), Error> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if jobs == Some(0) || threads == Some(0) {
+        return Err(Error::usage(
+            "--jobs and --threads-per-job must be at least 1",
+        ));
+    }
+    Ok(match (jobs, threads) {
+        (Some(j), Some(t)) => (j, t),
+        (Some(j), None) => (j, (cores / j).max(1)),
+        (None, Some(t)) => ((cores / t).max(1), t),
+        (None, None) => {
+            let t = DEFAULT_THREADS_PER_JOB.min(cores);
+            ((cores / t).max(1), t)
+        }
+    })
+}
+
+/// Transcription threads per recording when neither --jobs nor --threads-per-job is given.
+const DEFAULT_THREADS_PER_JOB: usize = 2;
+
+fn batch_command(args: BatchArgs) -> i32 {
+    if let Some(BatchCommand::MergeIndex { out, output, json }) = &args.command {
+        return match merge_index_command(out, output.as_deref(), *json) {
+            Ok(code) => code,
+            Err(e) => report(Err(e)),
+        };
+    }
+    match batch_run(&args) {
+        Ok(code) => code,
+        Err(e) => report(Err(e)),
+    }
+}
+
+fn batch_run(args: &BatchArgs) -> Result<i32, Error> {
+    if args.sources.is_empty() {
+        return Err(Error::usage(
+            "batch needs folders, manifests or recordings to process (or the subcommand merge-index)",
+        ));
+    }
+    let Some(out) = &args.output else {
+        return Err(Error::usage("batch needs an output folder: -o OUT_DIR"));
+    };
+    let (jobs, threads) = batch_budget(args.jobs, args.threads_per_job)?;
+    let opts = run_options(&args.pipeline, threads)?;
+    let filter = batch::Filter::new(&args.include, &args.exclude)?;
+    let listed = batch::sources::list(&args.sources, out, &filter)?;
+    let all = listed.len();
+    let listed: Vec<batch::Listed> = match args.shard {
+        Some(s) => listed.into_iter().filter(|l| s.takes(&l.key)).collect(),
+        None => listed,
+    };
+    if all == 0 {
+        let sources: Vec<String> = args
+            .sources
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        return Err(Error::input(
+            &args.sources[0],
+            format!(
+                "no recordings found in {} (looked for {}{})",
+                sources.join(", "),
+                rapporteur::audio::RECORDING_EXTENSIONS.join(", "),
+                if args.include.is_empty() && args.exclude.is_empty() {
+                    ""
+                } else {
+                    ", after --include/--exclude"
+                }
+            ),
+        ));
+    }
+    // Locked before models load or files are hashed: a second run stops at once.
+    let lock = if args.dry_run {
+        None
+    } else {
+        Some(batch::lock::lock(out, args.shard)?)
+    };
+    let pipeline = Pipeline::new(opts)?;
+    let say = |line: &str| {
+        if !args.quiet {
+            eprintln!("rapporteur: {line}");
+        }
+    };
+    for w in pipeline.warnings() {
+        say(w);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let plan = batch::plan(&pipeline, listed, out, args.resume, args.shard, cores);
+    if args.dry_run {
+        if args.json {
+            for p in &plan {
+                println_flush(&serde_json::to_string(&p.entry).unwrap_or_default());
+            }
+        }
+        eprint!("{}", batch::report::plan_table(&plan));
+        let counts =
+            batch::report::counts(&plan.iter().map(|p| p.entry.clone()).collect::<Vec<_>>());
+        eprintln!(
+            "rapporteur: dry run: {} to process, {} done earlier, {} skipped, {} failing; nothing written",
+            counts[3].1, counts[0].1, counts[2].1, counts[1].1
+        );
+        return Ok(0);
+    }
+    // Leftovers of a killed run: everything in OUT when this run owns it, else only those of
+    // this shard's folders (the other shards may be writing beside them).
+    let folders: Vec<PathBuf> = plan.iter().filter_map(|p| p.folder.clone()).collect();
+    let swept = match args.shard {
+        None => batch::done::sweep(out, None),
+        Some(_) => batch::done::sweep(out, Some(&folders)),
+    };
+    for line in &swept {
+        say(line);
+    }
+    let pending = plan
+        .iter()
+        .filter(|p| p.entry.status == batch::Status::Pending)
+        .count();
+    let kept = plan.iter().filter(|p| p.entry.resumed).count();
+    let redo = plan
+        .iter()
+        .filter(|p| p.redo.is_some() && p.entry.status == batch::Status::Pending)
+        .count();
+    say(&format!(
+        "batch of {} recording{}{} into {}: {pending} to process ({jobs} at a time, {threads} thread{} each){}{}",
+        plan.len(),
+        if plan.len() == 1 { "" } else { "s" },
+        args.shard.map(|s| format!(" (shard {s} of {all} listed)")).unwrap_or_default(),
+        out.display(),
+        if threads == 1 { "" } else { "s" },
+        if kept > 0 { format!(", {kept} kept from an earlier run") } else { String::new() },
+        if redo > 0 && !args.resume { format!(", {redo} with an earlier result redone (add --resume to keep complete ones)") } else { String::new() },
+    ));
+    let progress = Progress::new(args.progress, args.quiet, pending);
+    let settings = batch::RunSettings {
+        out: out.clone(),
+        shard: args.shard,
+        jobs,
+    };
+    let mut finished = 0;
+    let outcome = batch::execute(&pipeline, &plan, &settings, &progress, &mut |entry| {
+        finished += 1;
+        if !args.quiet || entry.status == batch::Status::Failed {
+            progress.println(&format!(
+                "rapporteur: {}",
+                batch::report::finished_line(entry, finished, pending, out)
+            ));
+        }
+        if args.json {
+            println_flush(&serde_json::to_string(entry).unwrap_or_default());
+        }
+    })?;
+    drop(lock);
+    eprint!("{}", batch::report::final_table(&outcome, jobs, threads));
+    if outcome.interrupted && rapporteur::interrupt::is_set() {
+        return Ok(ErrorKind::Interrupted.exit_code());
+    }
+    let code = outcome
+        .entries
+        .iter()
+        .find_map(|e| (e.status == batch::Status::Failed).then(|| e.exit_code.unwrap_or(1)));
+    Ok(code.unwrap_or(0))
+}
+
+/// Merge the shards' indexes; like a batch, exit non-zero when a recording failed (the first
+/// failure's code) or is not finished (130).
+fn merge_index_command(out: &Path, to: Option<&Path>, json: bool) -> Result<i32, Error> {
+    let merged = batch::index::merge(out, to)?;
+    if json {
+        for e in &merged.entries {
+            println_flush(&serde_json::to_string(e).unwrap_or_default());
+        }
+    }
+    let counts = batch::report::counts(&merged.entries);
+    eprintln!(
+        "rapporteur: merged {} shard indexes into {}: {} recordings: {} ok, {} failed, {} skipped, {} pending",
+        merged.shards,
+        merged.path.display(),
+        merged.entries.len(),
+        counts[0].1,
+        counts[1].1,
+        counts[2].1,
+        counts[3].1
+    );
+    for e in merged
+        .entries
+        .iter()
+        .filter(|e| e.status == batch::Status::Failed)
+    {
+        eprintln!(
+            "rapporteur: failed: {}",
+            e.error.as_deref().unwrap_or(&e.key)
+        );
+    }
+    if let Some(e) = merged
+        .entries
+        .iter()
+        .find(|e| e.status == batch::Status::Failed)
+    {
+        return Ok(e.exit_code.unwrap_or(1));
+    }
+    if counts[3].1 > 0 {
+        eprintln!(
+            "rapporteur: {}: {} recordings not finished: run their shards again with --resume",
+            out.display(),
+            counts[3].1
+        );
+        return Ok(ErrorKind::Interrupted.exit_code());
+    }
+    Ok(0)
+}
+
+fn diarize_options(args: &PipelineArgs) -> Result<DiarizeOptions, Error> {
     let mut d = DiarizeOptions::default();
     d.params.speakers = args.speakers;
     d.params.min_speakers = args.min_speakers;

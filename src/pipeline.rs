@@ -115,6 +115,8 @@ pub struct RunReport {
     pub output_dir: PathBuf,
     pub files: Vec<PathBuf>,
     pub duration: f64,
+    /// sha256 of the recording.
+    pub sha256: String,
     pub language: String,
     pub segments: usize,
     pub words: usize,
@@ -128,7 +130,7 @@ pub struct RunReport {
 
 /// Wall-clock time per stage. Decoding, voice activity detection and transcription run
 /// interleaved over the stream, so each counts only its own work.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Timings {
     pub decode_s: f64,
     pub vad_s: f64,
@@ -290,6 +292,12 @@ impl Pipeline {
         &self.warnings
     }
 
+    /// sha256 of the speaker model voiceprints must have been made with; None without
+    /// diarization.
+    pub fn speaker_model_sha256(&self) -> Option<&str> {
+        self.speakers.as_ref().map(|m| m.model.sha256.as_str())
+    }
+
     /// Enrolled voices speakers may be named after.
     pub fn voices(&self) -> &[Voiceprint] {
         &self.voices
@@ -304,20 +312,31 @@ impl Pipeline {
         recording: OpenedRecording,
         progress: &mut InputProgress,
     ) -> Result<(Transcript, Timings, Vec<String>)> {
+        self.transcribe_as(recording, progress, &self.opts, &self.voices)
+    }
+
+    /// [`Pipeline::transcribe`] with one recording's own settings (see [`RecordingOptions`]).
+    fn transcribe_as(
+        &self,
+        recording: OpenedRecording,
+        progress: &mut InputProgress,
+        opts: &RunOptions,
+        voices: &[Voiceprint],
+    ) -> Result<(Transcript, Timings, Vec<String>)> {
         let input = recording.path().to_path_buf();
         let input = input.as_path();
         let started = Instant::now();
         let mut session = match &self.whisper {
-            Some((w, _)) => Some(w.session(&self.opts.asr)?),
+            Some((w, _)) => Some(w.session(&opts.asr)?),
             None => None,
         };
         let vad = self.vad.as_ref().map(|(model, _)| {
-            let params = self.opts.vad.clone().unwrap_or_default();
+            let params = opts.vad.clone().unwrap_or_default();
             (model, params)
         });
         let mut chunker = SpeechChunker::new(vad);
         let mut embedder = None;
-        if let (Some(d), Some(m)) = (&self.opts.diarize, &self.speakers) {
+        if let (Some(d), Some(m)) = (&opts.diarize, &self.speakers) {
             chunker = chunker.with_regions(d.vad.clone());
             embedder = Some(SpeakerEmbedder::new(&m.encoder));
         }
@@ -359,7 +378,7 @@ impl Pipeline {
             Ok(t.elapsed().as_secs_f64())
         };
 
-        let info = recording.decode(&self.opts.decode, |block| {
+        let info = recording.decode(&opts.decode, |block| {
             decoded += block.len();
             progress.update(Stage::Decode, decoded as f64 / sr);
             let t = Instant::now();
@@ -386,10 +405,10 @@ impl Pipeline {
         crate::interrupt::check()?;
 
         let t = Instant::now();
-        let diarization = match (embedder, &self.opts.diarize, &self.speakers) {
+        let diarization = match (embedder, &opts.diarize, &self.speakers) {
             (Some(embedder), Some(d), Some(m)) => {
                 let windows = embedder.finish()?;
-                Some(self.diarization(&windows, &regions, d, m))
+                Some(self.diarization(&windows, &regions, d, m, voices))
             }
             _ => None,
         };
@@ -468,7 +487,7 @@ impl Pipeline {
             segments,
         };
         let mut notes = notes(&transcript);
-        if let Some(names) = self.opts.diarize.as_ref().and_then(|d| d.names.as_ref()) {
+        if let Some(names) = opts.diarize.as_ref().and_then(|d| d.names.as_ref()) {
             let unknown = names
                 .apply(&mut transcript)
                 .map_err(|e| Error::usage(format!("--names: {e}")))?;
@@ -499,10 +518,11 @@ impl Pipeline {
         regions: &[std::ops::Range<f64>],
         d: &DiarizeOptions,
         m: &SpeakerModel,
+        voices: &[Voiceprint],
     ) -> Diarization {
         let found = speakers::diarize(windows, regions, &d.params);
         let centroids: Vec<Vec<f32>> = found.speakers.iter().map(|s| s.centroid.clone()).collect();
-        let matches = speakers::match_voices(&centroids, &self.voices, d.match_threshold);
+        let matches = speakers::match_voices(&centroids, voices, d.match_threshold);
         let speakers: Vec<Speaker> = found
             .speakers
             .iter()
@@ -510,7 +530,7 @@ impl Pipeline {
             .enumerate()
             .map(|(i, (s, m))| {
                 let id = format!("S{}", i + 1);
-                let voice = m.map(|(v, sim)| (&self.voices[v], sim));
+                let voice = m.map(|(v, sim)| (&voices[v], sim));
                 Speaker {
                     label: voice.map_or_else(|| id.clone(), |(v, _)| v.name.clone()),
                     delegation: voice.and_then(|(v, _)| v.delegation.clone()),
@@ -549,6 +569,20 @@ impl Pipeline {
     /// Transcribe `input` and write every requested format into `out_dir` (created if needed),
     /// reporting to `progress`. The folder appears with all its files or not at all.
     pub fn process(&self, input: &Path, out_dir: &Path, progress: &Progress) -> Result<RunReport> {
+        self.process_as(input, out_dir, progress, &RecordingOptions::default(), None)
+    }
+
+    /// [`Pipeline::process`] with one recording's own settings. `seal`, when given, is called
+    /// with the staged folder once every output is written and before it is moved into place,
+    /// so that what it writes there (a batch's done marker) is the last file to appear.
+    pub fn process_as(
+        &self,
+        input: &Path,
+        out_dir: &Path,
+        progress: &Progress,
+        rec: &RecordingOptions,
+        seal: Option<Seal<'_>>,
+    ) -> Result<RunReport> {
         // Opened once: its header gives the progress bars their length before decoding starts.
         let recording = audio::open_recording(input);
         let announced = recording
@@ -556,10 +590,63 @@ impl Pipeline {
             .ok()
             .and_then(|r| r.info().announced_duration);
         let mut input_progress = progress.input(input, announced);
-        let result =
-            recording.and_then(|r| self.transcribe_and_write(r, out_dir, &mut input_progress));
+        let result = recording.and_then(|r| {
+            let opts = self.options_for(rec);
+            let voices = rec.voices.as_deref().unwrap_or(&self.voices);
+            self.transcribe_and_write(r, out_dir, &mut input_progress, &opts, voices, seal)
+        });
         input_progress.finish(result.is_ok());
         result
+    }
+
+    /// The options a recording is processed with: the pipeline's, changed by `rec`.
+    fn options_for(&self, rec: &RecordingOptions) -> RunOptions {
+        let mut opts = self.opts.clone();
+        if let Some(language) = &rec.language {
+            opts.asr.language = Some(language.clone()).filter(|l| l != "auto");
+        }
+        if let Some(d) = opts.diarize.as_mut() {
+            if let Some(n) = rec.speakers {
+                d.params.speakers = Some(n);
+            }
+            if let Some(names) = &rec.names {
+                d.names = Some(names.clone());
+            }
+            if rec.voices.is_some() {
+                d.voices = rec.voices_dir.clone();
+            }
+        }
+        opts
+    }
+
+    /// What a recording's result depends on besides the recording itself: the program
+    /// version, every model's sha256, the enrolled voices and every option that shapes the
+    /// output (threads do not). Two runs with the same fingerprint on the same input write
+    /// the same result, so a batch may keep one instead of redoing it.
+    pub fn fingerprint(&self, rec: &RecordingOptions) -> String {
+        let mut opts = self.options_for(rec);
+        opts.asr.threads = 0;
+        let voices = rec.voices.as_deref().unwrap_or(&self.voices);
+        let mut models: Vec<String> = Vec::new();
+        if let Some((_, m)) = &self.whisper {
+            models.push(m.sha256.clone());
+        }
+        if let Some((_, m)) = &self.vad {
+            models.push(m.sha256.clone());
+        }
+        if let Some(m) = &self.speakers {
+            models.push(m.model.sha256.clone());
+        }
+        if let Some(t) = &self.positions {
+            models.push(t.models.encoder.sha256.clone());
+            models.push(t.models.head.sha256.clone());
+        }
+        let text = format!(
+            "{} {}\nmodels {models:?}\noptions {opts:?}\nvoices {voices:?}",
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION"),
+        );
+        fsutil::sha256_bytes(text.as_bytes())
     }
 
     fn transcribe_and_write(
@@ -567,14 +654,18 @@ impl Pipeline {
         recording: OpenedRecording,
         out_dir: &Path,
         progress: &mut InputProgress,
+        opts: &RunOptions,
+        voices: &[Voiceprint],
+        seal: Option<Seal<'_>>,
     ) -> Result<RunReport> {
         let input = recording.path().to_path_buf();
         let input = input.as_path();
-        let (transcript, mut timings, notes) = self.transcribe(recording, progress)?;
+        let (transcript, mut timings, notes) =
+            self.transcribe_as(recording, progress, opts, voices)?;
         crate::interrupt::check()?;
         let t = Instant::now();
         let mut processing = Processing::new("run");
-        processing.options = self.opts.summary_options(self.voices.len());
+        processing.options = opts.summary_options(voices.len());
         let mut summary = summary::build(
             &transcript,
             Context {
@@ -590,14 +681,16 @@ impl Pipeline {
         summary.processing.set_stages(&timings.stages());
         summary.processing.real_time_factor =
             Some((timings.real_time_factor * 10_000.0).round() / 10_000.0);
-        let t2 = Instant::now();
-        let files = write_output_dir(&transcript, &summary, out_dir, &self.opts.formats, input)?;
-        timings.write_s = t2.elapsed().as_secs_f64();
-        Ok(RunReport {
+        let mut report = RunReport {
             input: input.to_path_buf(),
             output_dir: out_dir.to_path_buf(),
-            files,
+            files: opts
+                .formats
+                .iter()
+                .map(|f| out_dir.join(f.exporter().file_name()))
+                .collect(),
             duration: transcript.source.duration,
+            sha256: transcript.source.sha256.clone(),
             language: transcript.language.code.clone(),
             segments: transcript.segments.len(),
             words: transcript.segments.iter().map(|s| s.words.len()).sum(),
@@ -609,7 +702,51 @@ impl Pipeline {
                 .unwrap_or_default(),
             notes,
             timings,
-        })
+        };
+        let t2 = Instant::now();
+        write_output_dir(
+            &transcript,
+            &summary,
+            out_dir,
+            &opts.formats,
+            input,
+            |stage| match seal {
+                Some(seal) => seal(stage, &report),
+                None => Ok(()),
+            },
+        )?;
+        report.timings.write_s = t2.elapsed().as_secs_f64();
+        Ok(report)
+    }
+}
+
+/// Called with a staged output folder, complete but not yet in place (see
+/// [`Pipeline::process_as`]).
+pub type Seal<'a> = &'a (dyn Fn(&Path, &RunReport) -> Result<()> + Sync);
+
+/// Settings one recording of a batch may have of its own (from its manifest row); None
+/// keeps the pipeline's.
+#[derive(Debug, Clone, Default)]
+pub struct RecordingOptions {
+    /// ISO 639-1 code, or "auto".
+    pub language: Option<String>,
+    /// Exactly this many speakers.
+    pub speakers: Option<usize>,
+    /// Enrolled voices to name speakers after, instead of the pipeline's, and their folder.
+    pub voices: Option<Vec<Voiceprint>>,
+    pub voices_dir: Option<PathBuf>,
+    /// Names file applied last.
+    pub names: Option<Names>,
+}
+
+impl RecordingOptions {
+    /// Load the voices of `dir` for a recording processed by a pipeline using `model_sha256`
+    /// for speakers: every voiceprint there must be valid.
+    pub fn load_voices(&mut self, dir: &Path, model_sha256: &str) -> Result<()> {
+        let mut warnings = Vec::new();
+        self.voices = Some(load_voices(Some(dir), model_sha256, &mut warnings)?);
+        self.voices_dir = Some(dir.to_path_buf());
+        Ok(())
     }
 }
 
@@ -1074,23 +1211,31 @@ fn write_output_dir(
     out_dir: &Path,
     formats: &[Format],
     input: &Path,
-) -> Result<Vec<PathBuf>> {
+    seal: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
     let parent = out_dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
         .map_err(|e| Error::output(parent, format!("cannot create output folder: {e}")))?;
+    // Both temporary names carry the folder's name, so that a later batch can tell whose
+    // leftovers they are (see batch::done::sweep).
+    let name = out_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let stage = tempfile::Builder::new()
-        .prefix(".rapporteur-stage-")
+        .prefix(&format!(".rapporteur-stage-{name}-"))
         .tempdir_in(parent)
         .map_err(|e| Error::output(parent, format!("cannot write here: {e}")))?;
     output::write_formats(t, summary, stage.path(), formats)?;
     let marker = canonical(input).display().to_string();
     fsutil::write_atomic(&stage.path().join(SOURCE_MARKER), marker.as_bytes())?;
+    seal(stage.path())?;
     // Move any previous result aside, put the new one in place, then drop the old one.
     let old = if out_dir.exists() {
-        let aside = parent.join(format!(".rapporteur-old-{}", std::process::id()));
+        let aside = parent.join(format!(".rapporteur-old-{}-{name}", std::process::id()));
         std::fs::rename(out_dir, &aside)
             .map_err(|e| Error::output(out_dir, format!("cannot replace: {e}")))?;
         Some(aside)
@@ -1108,10 +1253,7 @@ fn write_output_dir(
     if let Some(old) = old {
         let _ = std::fs::remove_dir_all(old);
     }
-    Ok(formats
-        .iter()
-        .map(|f| out_dir.join(f.exporter().file_name()))
-        .collect())
+    Ok(())
 }
 
 fn canonical(p: &Path) -> PathBuf {

@@ -18,6 +18,21 @@ pub use vad::{SileroVad, VadParams};
 /// The sample rate every stage works at.
 pub const SAMPLE_RATE: u32 = 16_000;
 
+/// File extensions of the containers the decoder reads (lower case), for finding recordings
+/// in a folder: WAV, MP3, MP4/M4A (AAC or ALAC), FLAC, Ogg (Vorbis, Opus), WebM/Matroska,
+/// AIFF, CAF and raw AAC.
+pub const RECORDING_EXTENSIONS: &[&str] = &[
+    "wav", "wave", "mp3", "m4a", "m4b", "mp4", "mov", "aac", "flac", "ogg", "oga", "opus", "webm",
+    "mkv", "mka", "aif", "aiff", "caf",
+];
+
+/// Whether `path` is named like a recording the decoder reads.
+pub fn is_recording_name(path: &std::path::Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| RECORDING_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Decode `input` straight into a 16-bit 16 kHz mono WAV file at `output` (atomically, holding
 /// no more than a packet of audio). Returns what the source was and how many samples came out.
 pub fn decode_to_wav(

@@ -1,0 +1,402 @@
+//! `rapporteur batch`: run the pipeline over folders and manifests of recordings, several at
+//! once, resumably and exactly once, optionally as one shard of many.
+//!
+//! A run: list the sources ([`sources`]), keep this shard's recordings ([`Shard`]), lock the
+//! output folder ([`lock`]), hash each recording and decide what is done already ([`plan`],
+//! [`done`]), then process the rest `jobs` at a time with one shared [`Pipeline`] (models are
+//! loaded once per process), rewriting the index ([`index`]) as recordings finish.
+
+pub mod done;
+pub mod index;
+pub mod lock;
+pub mod report;
+pub mod shard;
+pub mod sources;
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::fsutil;
+use crate::pipeline::{Pipeline, RecordingOptions, RunReport, Timings};
+use crate::progress::Progress;
+use crate::speakers::names::Names;
+
+pub use done::DoneMarker;
+pub use index::{IndexEntry, Status};
+pub use shard::Shard;
+pub use sources::{Filter, Listed};
+
+/// What a finished recording's index line and done marker say about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingResult {
+    pub duration: f64,
+    pub language: String,
+    pub segments: usize,
+    pub words: usize,
+    pub speakers: Vec<String>,
+    pub notes: Vec<String>,
+    pub timings: Timings,
+}
+
+impl From<&RunReport> for RecordingResult {
+    fn from(r: &RunReport) -> Self {
+        RecordingResult {
+            duration: r.duration,
+            language: r.language.clone(),
+            segments: r.segments,
+            words: r.words,
+            speakers: r.speakers.clone(),
+            notes: r.notes.clone(),
+            timings: r.timings.clone(),
+        }
+    }
+}
+
+/// One recording of the run, as planned.
+#[derive(Debug)]
+pub struct Planned {
+    pub listed: Listed,
+    /// Where it stands; `Pending` means it is to be processed.
+    pub entry: IndexEntry,
+    /// Absolute output folder (None when hashing failed).
+    pub folder: Option<PathBuf>,
+    pub options: RecordingOptions,
+    pub fingerprint: String,
+    /// Why a recording with an output folder already there is processed again.
+    pub redo: Option<String>,
+}
+
+/// Hash every recording, give it its folder, settings and fingerprint, and decide what to do:
+/// a recording listed twice is skipped, one whose files cannot be read (or whose voices or
+/// names file cannot) has failed, and with `resume` one with a matching done marker is kept.
+pub fn plan(
+    pipeline: &Pipeline,
+    listed: Vec<Listed>,
+    out: &Path,
+    resume: bool,
+    shard: Option<Shard>,
+    threads: usize,
+) -> Vec<Planned> {
+    let hashes = hash_all(&listed, threads);
+    let mut voices_cache: HashMap<PathBuf, std::result::Result<RecordingOptions, Error>> =
+        HashMap::new();
+    let mut names_cache: HashMap<PathBuf, std::result::Result<Names, Error>> = HashMap::new();
+    let mut first_of: HashMap<(String, String), (String, PathBuf)> = HashMap::new();
+    let mut folders: HashMap<PathBuf, String> = HashMap::new();
+    let mut planned = Vec::with_capacity(listed.len());
+    for (l, hash) in listed.into_iter().zip(hashes) {
+        let mut entry = IndexEntry::pending(&l.key, &l.path, l.session.clone(), shard);
+        let mut p = Planned {
+            entry: entry.clone(),
+            folder: None,
+            options: RecordingOptions::default(),
+            fingerprint: String::new(),
+            redo: None,
+            listed: l,
+        };
+        let l = &p.listed;
+        let sha = match hash {
+            Ok(sha) => sha,
+            Err(e) => {
+                entry.fail(&e);
+                p.entry = entry;
+                planned.push(p);
+                continue;
+            }
+        };
+        entry.sha256 = Some(sha.clone());
+        let mut options = RecordingOptions {
+            language: l.language.clone(),
+            speakers: l.speakers,
+            ..RecordingOptions::default()
+        };
+        let mut problem: Option<Error> = None;
+        if let (Some(dir), Some(model)) = (&l.voices, pipeline.speaker_model_sha256()) {
+            let loaded = voices_cache.entry(dir.clone()).or_insert_with(|| {
+                let mut o = RecordingOptions::default();
+                o.load_voices(dir, model).map(|()| o)
+            });
+            match loaded {
+                Ok(o) => {
+                    options.voices = o.voices.clone();
+                    options.voices_dir = o.voices_dir.clone();
+                }
+                Err(e) => problem = Some(e.clone()),
+            }
+        }
+        if let Some(file) = &l.names {
+            match names_cache
+                .entry(file.clone())
+                .or_insert_with(|| Names::load(file))
+            {
+                Ok(n) => options.names = Some(n.clone()),
+                Err(e) => problem = problem.or(Some(e.clone())),
+            }
+        }
+        if let Some(e) = problem {
+            entry.fail(&e);
+            p.entry = entry;
+            planned.push(p);
+            continue;
+        }
+        let fingerprint = pipeline.fingerprint(&options);
+        let rel = done::output_folder(&l.key, &sha);
+        let folder = out.join(&rel);
+        entry.output = Some(rel.clone());
+        if let Some((first, first_folder)) = first_of.get(&(sha.clone(), fingerprint.clone())) {
+            entry.status = Status::Skipped;
+            entry.reason = Some(format!(
+                "the same recording as {first:?}, with the same settings"
+            ));
+            entry.output = first_folder.strip_prefix(out).ok().map(slash);
+        } else if let Some(owner) = folders.get(&folder) {
+            entry.fail(&Error::usage(format!(
+                "{}: would share the output folder {rel} with {owner:?}; give it its own session in the manifest",
+                l.path.display()
+            )));
+        } else {
+            first_of.insert(
+                (sha.clone(), fingerprint.clone()),
+                (l.key.clone(), folder.clone()),
+            );
+            folders.insert(folder.clone(), l.key.clone());
+            if folder.exists() {
+                match done::check(&folder, &sha, &fingerprint) {
+                    Ok(marker) if resume => {
+                        entry.succeed(rel, &marker.result, marker.finished.clone());
+                        entry.resumed = true;
+                    }
+                    Ok(_) => p.redo = Some("done earlier, redone without --resume".into()),
+                    Err(why) => p.redo = Some(why),
+                }
+            }
+        }
+        p.entry = entry;
+        p.folder = Some(folder);
+        p.options = options;
+        p.fingerprint = fingerprint;
+        planned.push(p);
+    }
+    planned
+}
+
+/// sha256 of every listed recording, `threads` files at a time.
+fn hash_all(listed: &[Listed], threads: usize) -> Vec<Result<String>> {
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<String>>> = (0..listed.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..threads.clamp(1, listed.len().max(1)) {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(l) = listed.get(i) else { break };
+                let r = hash_recording(&l.path);
+                if tx.send((i, r)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, r) in rx {
+            results[i] = Some(r);
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.expect("every file hashed"))
+        .collect()
+}
+
+fn hash_recording(path: &Path) -> Result<String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| Error::input(path, crate::error::io_cause(&e)))?;
+    if meta.is_dir() {
+        return Err(Error::input(path, "is a folder, not a recording"));
+    }
+    fsutil::sha256_file(path).map_err(|e| Error::input(path, crate::error::io_cause(&e)))
+}
+
+/// How the batch runs.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub out: PathBuf,
+    pub shard: Option<Shard>,
+    /// Recordings processed at once.
+    pub jobs: usize,
+}
+
+/// What `execute` did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub entries: Vec<IndexEntry>,
+    pub index: PathBuf,
+    pub interrupted: bool,
+    pub wall_s: f64,
+}
+
+/// Process every pending recording of `plan`, `jobs` at a time, rewriting the index as they
+/// finish (at most once a second, and at the end). `on_finish` is called on the calling
+/// thread for each recording this run finishes, in the order they finish.
+pub fn execute(
+    pipeline: &Pipeline,
+    plan: &[Planned],
+    settings: &RunSettings,
+    progress: &Progress,
+    on_finish: &mut dyn FnMut(&IndexEntry),
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let index_path = index::index_path(&settings.out, settings.shard);
+    let mut entries: Vec<IndexEntry> = plan.iter().map(|p| p.entry.clone()).collect();
+    index::write(&index_path, &entries)?;
+    let todo: Vec<usize> = (0..plan.len())
+        .filter(|&i| plan[i].entry.status == Status::Pending)
+        .collect();
+    let next = AtomicUsize::new(0);
+    let mut last_write = Instant::now();
+    let mut write_error: Option<Error> = None;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<(usize, Result<RunReport>)>();
+        for _ in 0..settings.jobs.clamp(1, todo.len().max(1)) {
+            let tx = tx.clone();
+            let (next, todo) = (&next, &todo);
+            scope.spawn(move || loop {
+                if crate::interrupt::is_set() {
+                    break;
+                }
+                let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                let result = process_one(pipeline, &plan[i], progress);
+                if tx.send((i, result)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, result) in rx {
+            let entry = &mut entries[i];
+            match result {
+                Ok(report) => {
+                    let rel = entry.output.clone().unwrap_or_default();
+                    entry.succeed(rel, &RecordingResult::from(&report), utc_now());
+                }
+                // Left pending: nothing of it was written, and a resumed run takes it up.
+                Err(e) if e.kind == ErrorKind::Interrupted => continue,
+                Err(e) => entry.fail(&e),
+            }
+            on_finish(entry);
+            if last_write.elapsed().as_secs_f64() >= 1.0 {
+                if let Err(e) = index::write(&index_path, &entries) {
+                    write_error.get_or_insert(e);
+                }
+                last_write = Instant::now();
+            }
+        }
+    });
+    index::write(&index_path, &entries)?;
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    Ok(Outcome {
+        interrupted: crate::interrupt::is_set()
+            || entries.iter().any(|e| e.status == Status::Pending),
+        entries,
+        index: index_path,
+        wall_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Process one recording into its folder, sealing it with its done marker. A panic inside
+/// the pipeline fails this recording, not the batch.
+fn process_one(pipeline: &Pipeline, p: &Planned, progress: &Progress) -> Result<RunReport> {
+    let folder = p.folder.as_ref().expect("pending recordings have a folder");
+    let seal = |stage: &Path, report: &RunReport| {
+        done::seal(
+            stage,
+            DoneMarker {
+                schema: done::DONE_SCHEMA.into(),
+                key: p.listed.key.clone(),
+                input: p.listed.path.clone(),
+                input_sha256: report.sha256.clone(),
+                fingerprint: p.fingerprint.clone(),
+                program: format!("rapporteur {}", env!("CARGO_PKG_VERSION")),
+                finished: utc_now(),
+                files: Vec::new(),
+                result: RecordingResult::from(report),
+            },
+        )
+    };
+    let run = || pipeline.process_as(&p.listed.path, folder, progress, &p.options, Some(&seal));
+    match catch_unwind(AssertUnwindSafe(run)) {
+        Ok(r) => r,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown".into());
+            Err(Error::new(
+                ErrorKind::Internal,
+                Some(&p.listed.path),
+                format!("internal error while processing: {what}"),
+            ))
+        }
+    }
+}
+
+fn slash(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The current time in UTC, RFC 3339 to the second (`2026-11-22T12:34:56Z`).
+pub fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_350_896), "2026-11-22T12:34:56Z");
+    }
+}
