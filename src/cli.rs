@@ -12,7 +12,7 @@ use rapporteur::output::Format;
     version,
     about = "Offline transcription of recorded negotiation sessions. Nothing leaves this machine.",
     after_help = "Exit codes: 0 success, 1 internal error, 2 usage, 3 unreadable or undecodable input, \
-                  4 output cannot be written, 5 model missing or invalid, 130 interrupted.\n\
+                  4 output cannot be written, 5 model missing or invalid, 6 batch finished with some recordings failed, 130 interrupted.\n\
                   Models live in $RAPPORTEUR_MODELS (default: the platform data folder); \
                   fetch them once with `rapporteur models fetch`."
 )]
@@ -136,8 +136,9 @@ pub struct RunArgs {
                   OUT/index.jsonl (status ok, failed, skipped or pending). A folder counts as done only \
                   with its .done.json, written last. Manifest columns: path (required), session, \
                   language, speakers, voices, names; paths are relative to the manifest.\n\
-                  Exit codes as for `run`: non-zero when any recording failed (the first failure's code), \
-                  130 when interrupted (--resume continues)."
+                  Exit codes: 0 all done; 6 finished, but some recordings failed (see the index); \
+                  130 interrupted (--resume continues); a batch that cannot start exits as `run` does \
+                  (2 usage, 3 bad manifest or no recordings, 4 output locked or unwritable, 5 model)."
 )]
 pub struct BatchArgs {
     #[command(subcommand)]
@@ -154,11 +155,11 @@ pub struct BatchArgs {
     #[arg(short, long, value_name = "OUT_DIR")]
     pub output: Option<PathBuf>,
 
-    /// Recordings processed at once [default: cores / --threads-per-job, else cores / 2].
+    /// Recordings processed at once [default: cores / --threads-per-job, else one per core].
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
 
-    /// Transcription threads per recording [default: cores / --jobs].
+    /// Transcription threads per recording [default: cores / --jobs, else 1].
     #[arg(long, value_name = "N")]
     pub threads_per_job: Option<usize>,
 

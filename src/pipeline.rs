@@ -626,6 +626,14 @@ impl Pipeline {
     pub fn fingerprint(&self, rec: &RecordingOptions) -> String {
         let mut opts = self.options_for(rec);
         opts.asr.threads = 0;
+        // Files count by their contents (the voices and the head's sha256 below), not by where
+        // they lie: moving the voice folder or the head does not change a result.
+        if let Some(d) = opts.diarize.as_mut() {
+            d.voices = None;
+        }
+        if let Some(p) = opts.positions.as_mut() {
+            p.head = None;
+        }
         let voices = rec.voices.as_deref().unwrap_or(&self.voices);
         let mut models: Vec<String> = Vec::new();
         if let Some((_, m)) = &self.whisper {

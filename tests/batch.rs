@@ -144,8 +144,8 @@ fn a_mixed_archive_is_processed_once_and_the_broken_are_reported() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
-    // The first failure is an unreadable input: exit 3.
-    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    // Finished, with casualties: exit 6.
+    assert_eq!(run.status.code(), Some(6), "{stderr}");
     for (file, cause) in [
         ("broken.mp3", "is not audio"),
         ("empty.wav", "is empty"),
@@ -175,12 +175,12 @@ fn a_mixed_archive_is_processed_once_and_the_broken_are_reported() {
             "opening.wav"
         ]
     );
-    // --json printed the same lines as they finished (the skipped one was decided up front).
+    // --json printed the same lines: the skipped one first, then each as it finished.
     let printed: Vec<IndexEntry> = String::from_utf8_lossy(&run.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(printed.len(), 6);
+    assert_eq!(printed.len(), 7);
     for e in &printed {
         assert_eq!(&index[&e.key], e);
     }
@@ -258,7 +258,7 @@ fn a_mixed_archive_is_processed_once_and_the_broken_are_reported() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&again.stderr);
-    assert_eq!(again.status.code(), Some(3), "{stderr}");
+    assert_eq!(again.status.code(), Some(6), "{stderr}");
     assert!(stderr.contains("(3 kept from an earlier run)"), "{stderr}");
     assert_eq!(stderr.matches("] failed").count(), 3, "{stderr}");
     assert!(!stderr.contains("] ok"), "{stderr}");
@@ -612,7 +612,7 @@ fn manifests_name_outputs_and_carry_settings_per_recording() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&r.stderr);
-    assert_eq!(r.status.code(), Some(3), "{stderr}");
+    assert_eq!(r.status.code(), Some(6), "{stderr}");
     let index = by_key(&read_index(&out.join("index.jsonl")));
     let plenary = &index["geneva/2024-03-01 plenary"];
     assert_eq!(plenary.status, Status::Ok);

@@ -23,6 +23,9 @@ pub struct DoneMarker {
     pub key: String,
     pub input: PathBuf,
     pub input_sha256: String,
+    /// Size and modification time of the input when it was hashed: a resumed run that finds
+    /// the same trusts `input_sha256` instead of reading the whole recording again.
+    pub input_stamp: Option<String>,
     pub fingerprint: String,
     pub program: String,
     pub finished: String,
@@ -74,6 +77,22 @@ fn safe_part(part: &str) -> String {
     } else {
         cleaned
     }
+}
+
+/// A file's size and modification time, to tell whether it may have changed since.
+pub fn stamp(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(format!(
+        "{} bytes, modified {}.{:09}",
+        meta.len(),
+        modified.as_secs(),
+        modified.subsec_nanos()
+    ))
 }
 
 /// Write the marker into a complete stage: sums every file already there.

@@ -71,6 +71,8 @@ pub struct Planned {
     pub fingerprint: String,
     /// Why a recording with an output folder already there is processed again.
     pub redo: Option<String>,
+    /// The input's size and modification time when it was hashed.
+    pub stamp: Option<String>,
 }
 
 /// Hash every recording, give it its folder, settings and fingerprint, and decide what to do:
@@ -84,7 +86,8 @@ pub fn plan(
     shard: Option<Shard>,
     threads: usize,
 ) -> Vec<Planned> {
-    let hashes = hash_all(&listed, threads);
+    let known = known_hashes(out);
+    let hashes = hash_all(&listed, &known, threads);
     let mut voices_cache: HashMap<PathBuf, std::result::Result<RecordingOptions, Error>> =
         HashMap::new();
     let mut names_cache: HashMap<PathBuf, std::result::Result<Names, Error>> = HashMap::new();
@@ -99,6 +102,7 @@ pub fn plan(
             options: RecordingOptions::default(),
             fingerprint: String::new(),
             redo: None,
+            stamp: done::stamp(&l.path),
             listed: l,
         };
         let l = &p.listed;
@@ -187,8 +191,47 @@ pub fn plan(
     planned
 }
 
-/// sha256 of every listed recording, `threads` files at a time.
-fn hash_all(listed: &[Listed], threads: usize) -> Vec<Result<String>> {
+/// The sha256 earlier runs into `out` found for recordings that have not changed since (same
+/// path, size and modification time, as their done markers record), by key. Read from every
+/// index in `out` (the whole run's and the shards'), so that resuming does not read the whole
+/// archive again.
+fn known_hashes(out: &Path) -> HashMap<String, (PathBuf, String)> {
+    let mut known = HashMap::new();
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return known;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with("index") && name.ends_with(".jsonl")) {
+            continue;
+        }
+        for e in index::read(&entry.path()).unwrap_or_default() {
+            let Some(folder) = e.output.as_ref().filter(|_| e.status == Status::Ok) else {
+                continue;
+            };
+            let Ok(text) = std::fs::read_to_string(out.join(folder).join(done::DONE_MARKER)) else {
+                continue;
+            };
+            if let Ok(m) = serde_json::from_str::<DoneMarker>(&text) {
+                let unchanged = m.input == e.input
+                    && m.input_stamp.is_some()
+                    && m.input_stamp == done::stamp(&e.input);
+                if unchanged {
+                    known.insert(e.key.clone(), (m.input, m.input_sha256));
+                }
+            }
+        }
+    }
+    known
+}
+
+/// sha256 of every listed recording, `threads` files at a time; those `known` unchanged are
+/// not read again.
+fn hash_all(
+    listed: &[Listed],
+    known: &HashMap<String, (PathBuf, String)>,
+    threads: usize,
+) -> Vec<Result<String>> {
     let next = AtomicUsize::new(0);
     let mut results: Vec<Option<Result<String>>> = (0..listed.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
@@ -199,7 +242,10 @@ fn hash_all(listed: &[Listed], threads: usize) -> Vec<Result<String>> {
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(l) = listed.get(i) else { break };
-                let r = hash_recording(&l.path);
+                let r = match known.get(&l.key) {
+                    Some((input, sha)) if *input == absolute(&l.path) => Ok(sha.clone()),
+                    _ => hash_recording(&l.path),
+                };
                 if tx.send((i, r)).is_err() {
                     break;
                 }
@@ -224,6 +270,12 @@ fn hash_recording(path: &Path) -> Result<String> {
     }
     fsutil::sha256_file(path).map_err(|e| Error::input(path, crate::error::io_cause(&e)))
 }
+
+/// Exit code of a batch (or merge) that ended with some recordings failed or not finished:
+/// everything else is done, and the index says which and why. Distinct from the codes of a
+/// batch that could not start (2 usage, 3 unreadable manifest, 4 output locked, 5 model), so
+/// that a scheduler can tell "finished with casualties" from "did nothing".
+pub const EXIT_INCOMPLETE: i32 = 6;
 
 /// How the batch runs.
 #[derive(Debug, Clone)]
@@ -325,8 +377,9 @@ fn process_one(pipeline: &Pipeline, p: &Planned, progress: &Progress) -> Result<
             DoneMarker {
                 schema: done::DONE_SCHEMA.into(),
                 key: p.listed.key.clone(),
-                input: p.listed.path.clone(),
+                input: absolute(&p.listed.path),
                 input_sha256: report.sha256.clone(),
+                input_stamp: p.stamp.clone(),
                 fingerprint: p.fingerprint.clone(),
                 program: format!("rapporteur {}", env!("CARGO_PKG_VERSION")),
                 finished: utc_now(),
@@ -351,6 +404,10 @@ fn process_one(pipeline: &Pipeline, p: &Planned, progress: &Progress) -> Result<
             ))
         }
     }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 fn slash(p: &Path) -> String {
