@@ -110,6 +110,13 @@ fn result_folders(out: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// `rapporteur batch SOURCE -o OUT`, to which a test adds its options.
+fn batch(source: &Path, out: &Path) -> assert_cmd::Command {
+    let mut cmd = rapporteur();
+    cmd.arg("batch").arg(source).arg("-o").arg(out);
+    cmd
+}
+
 /// Quick settings for tests that are about the batch, not about the transcript.
 const QUICK: [&str; 4] = ["--format", "json,txt", "--no-diarize", "--no-positions"];
 
@@ -133,13 +140,7 @@ fn a_mixed_archive_is_processed_once_and_the_broken_are_reported() {
     std::fs::write(archive.join("notes.txt"), "not a recording").unwrap();
     let out = dir.path().join("out");
 
-    let run = rapporteur()
-        .args([
-            "batch",
-            archive.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ])
+    let run = batch(&archive, &out)
         .args(["--jobs", "2", "--threads-per-job", "1", "--json"])
         .output()
         .unwrap();
@@ -247,16 +248,7 @@ fn a_mixed_archive_is_processed_once_and_the_broken_are_reported() {
                 .unwrap()
         })
         .collect();
-    let again = rapporteur()
-        .args([
-            "batch",
-            archive.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--resume",
-        ])
-        .output()
-        .unwrap();
+    let again = batch(&archive, &out).args(["--resume"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert_eq!(again.status.code(), Some(6), "{stderr}");
     assert!(stderr.contains("(3 kept from an earlier run)"), "{stderr}");
@@ -276,14 +268,8 @@ fn a_mixed_archive_is_processed_once_and_the_broken_are_reported() {
 
     // Other options make other results: a dry run says they would be redone, and writes nothing.
     let before = common::tree(&out);
-    let dry = rapporteur()
-        .args([
-            "batch",
-            archive.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--resume",
-        ])
+    let dry = batch(&archive, &out)
+        .args(["--resume"])
         .args(["--dry-run", "--beam-size", "3"])
         .output()
         .unwrap();
@@ -372,14 +358,8 @@ fn kill_9_then_resume_leaves_exactly_one_complete_output_each() {
     .unwrap();
     std::fs::write(out.join(".rapporteur-Xy12Zw.tmp"), "{\"schema\"").unwrap();
 
-    let resumed = rapporteur()
-        .args([
-            "batch",
-            archive.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--resume",
-        ])
+    let resumed = batch(&archive, &out)
+        .args(["--resume"])
         .args(["--jobs", "2", "--threads-per-job", "1"])
         .args(QUICK)
         .output()
@@ -513,15 +493,8 @@ fn shards_run_at_once_cover_the_archive_exactly_once() {
     assert_eq!(index.len(), keys.len());
 
     // A plain dry run over the same output agrees that everything is done.
-    let dry = rapporteur()
-        .args([
-            "batch",
-            archive.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--resume",
-            "--dry-run",
-        ])
+    let dry = batch(&archive, &out)
+        .args(["--resume", "--dry-run"])
         .args(QUICK)
         .output()
         .unwrap();
@@ -538,16 +511,7 @@ fn a_second_writer_is_refused_while_the_output_is_locked() {
     let out = dir.path().join("out");
     let held = rapporteur::batch::lock::lock(&out, None).unwrap();
     for extra in [&[][..], &["--shard", "1/2"][..]] {
-        let r = rapporteur()
-            .args([
-                "batch",
-                archive.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-            ])
-            .args(extra)
-            .output()
-            .unwrap();
+        let r = batch(&archive, &out).args(extra).output().unwrap();
         let stderr = String::from_utf8_lossy(&r.stderr);
         assert_eq!(r.status.code(), Some(4), "{stderr}");
         assert!(
@@ -584,16 +548,7 @@ fn manifests_name_outputs_and_carry_settings_per_recording() {
     .unwrap();
     let out = dir.path().join("out");
     // A dry run writes nothing at all, not even the output folder.
-    let dry = rapporteur()
-        .args([
-            "batch",
-            manifest.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--dry-run",
-        ])
-        .output()
-        .unwrap();
+    let dry = batch(&manifest, &out).args(["--dry-run"]).output().unwrap();
     assert!(
         dry.status.success(),
         "{}",
@@ -601,13 +556,7 @@ fn manifests_name_outputs_and_carry_settings_per_recording() {
     );
     assert!(!out.exists());
 
-    let r = rapporteur()
-        .args([
-            "batch",
-            manifest.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ])
+    let r = batch(&manifest, &out)
         .args(["--format", "json", "--no-positions"])
         .output()
         .unwrap();
@@ -663,15 +612,7 @@ fn manifests_name_outputs_and_carry_settings_per_recording() {
         ),
     ] {
         std::fs::write(&manifest, text).unwrap();
-        let r = rapporteur()
-            .args([
-                "batch",
-                manifest.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
+        let r = batch(&manifest, &out).output().unwrap();
         let stderr = String::from_utf8_lossy(&r.stderr);
         assert_eq!(r.status.code(), Some(3), "{stderr}");
         assert!(
@@ -695,16 +636,7 @@ fn usage_errors_are_one_line() {
         (&["--include", "a[b"], 2, "--include \"a[b\""),
     ];
     for (extra, code, want) in cases {
-        let r = rapporteur()
-            .args([
-                "batch",
-                empty.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-            ])
-            .args(extra)
-            .output()
-            .unwrap();
+        let r = batch(&empty, &out).args(extra).output().unwrap();
         let stderr = String::from_utf8_lossy(&r.stderr);
         assert_eq!(r.status.code(), Some(code), "{extra:?}: {stderr}");
         assert!(stderr.contains(want), "{extra:?}: {stderr}");
