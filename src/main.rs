@@ -415,22 +415,19 @@ fn merge_index_command(out: &Path, to: Option<&Path>, json: bool) -> Result<i32,
             e.error.as_deref().unwrap_or(&e.key)
         );
     }
-    if let Some(e) = merged
-        .entries
-        .iter()
-        .find(|e| e.status == batch::Status::Failed)
-    {
-        return Ok(e.exit_code.unwrap_or(1));
-    }
     if counts[3].1 > 0 {
         eprintln!(
-            "rapporteur: {}: {} recordings not finished: run their shards again with --resume",
+            "rapporteur: {}: {} recording{} not finished: run their shards again with --resume",
             out.display(),
-            counts[3].1
+            counts[3].1,
+            if counts[3].1 == 1 { "" } else { "s" }
         );
-        return Ok(ErrorKind::Interrupted.exit_code());
     }
-    Ok(0)
+    Ok(if counts[1].1 + counts[3].1 > 0 {
+        batch::EXIT_INCOMPLETE
+    } else {
+        0
+    })
 }
 
 fn diarize_options(args: &PipelineArgs) -> Result<DiarizeOptions, Error> {

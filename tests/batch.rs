@@ -414,6 +414,9 @@ fn shards_run_at_once_cover_the_archive_exactly_once() {
         clip(&archive.join(&key), i as f64 * 7.0, 6.0);
         keys.insert(key);
     }
+    // One broken recording: its shard finishes with exit 6, and so does the merge.
+    std::fs::write(archive.join("a/broken.wav"), "").unwrap();
+    keys.insert("a/broken.wav".to_string());
     let out = dir.path().join("out");
     let bin = assert_cmd::cargo::cargo_bin("rapporteur");
     let n = 3;
@@ -455,15 +458,22 @@ fn shards_run_at_once_cover_the_archive_exactly_once() {
     let mut from_shards: Vec<String> = Vec::new();
     for (k, child) in (1..=n).zip(children) {
         let result = child.wait_with_output().unwrap();
-        assert!(
-            result.status.success(),
+        let shard_index = read_index(&out.join(format!("index.shard-{k}-of-{n}.jsonl")));
+        let has_broken = shard_index.iter().any(|e| e.key == "a/broken.wav");
+        assert_eq!(
+            result.status.code(),
+            Some(if has_broken { 6 } else { 0 }),
             "shard {k}: {}",
             String::from_utf8_lossy(&result.stderr)
         );
-        let shard_index = read_index(&out.join(format!("index.shard-{k}-of-{n}.jsonl")));
         for e in &shard_index {
             assert_eq!(e.shard.as_deref(), Some(format!("{k}/{n}").as_str()));
-            assert_eq!(e.status, Status::Ok);
+            let want = if e.key == "a/broken.wav" {
+                Status::Failed
+            } else {
+                Status::Ok
+            };
+            assert_eq!(e.status, want, "{}", e.key);
         }
         from_shards.extend(shard_index.into_iter().map(|e| e.key));
     }
@@ -474,16 +484,18 @@ fn shards_run_at_once_cover_the_archive_exactly_once() {
         "a recording was taken by two shards"
     );
     assert_eq!(union, keys, "the shards together are the whole archive");
-    assert_eq!(result_folders(&out).len(), keys.len());
+    assert_eq!(result_folders(&out).len(), keys.len() - 1);
 
     let merged = rapporteur()
         .args(["batch", "merge-index", out.to_str().unwrap()])
         .output()
         .unwrap();
+    let stderr = String::from_utf8_lossy(&merged.stderr);
+    assert_eq!(merged.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("8 recordings: 7 ok, 1 failed"), "{stderr}");
     assert!(
-        merged.status.success(),
-        "{}",
-        String::from_utf8_lossy(&merged.stderr)
+        stderr.contains("failed: ") && stderr.contains("broken.wav: is empty"),
+        "{stderr}"
     );
     let index = read_index(&out.join("index.jsonl"));
     assert_eq!(
@@ -492,14 +504,14 @@ fn shards_run_at_once_cover_the_archive_exactly_once() {
     );
     assert_eq!(index.len(), keys.len());
 
-    // A plain dry run over the same output agrees that everything is done.
+    // A plain dry run over the same output agrees that everything but the broken one is done.
     let dry = batch(&archive, &out)
         .args(["--resume", "--dry-run"])
         .args(QUICK)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&dry.stderr);
-    assert!(stderr.contains("0 to process, 7 done earlier"), "{stderr}");
+    assert!(stderr.contains("1 to process, 7 done earlier"), "{stderr}");
 }
 
 #[test]
