@@ -303,8 +303,7 @@ fn batch_run(args: &BatchArgs) -> Result<i32, Error> {
             }
         }
         eprint!("{}", batch::report::plan_table(&plan));
-        let counts =
-            batch::report::counts(&plan.iter().map(|p| p.entry.clone()).collect::<Vec<_>>());
+        let counts = batch::report::counts(plan.iter().map(|p| &p.entry));
         eprintln!(
             "rapporteur: dry run: {} to process, {} done earlier, {} skipped, {} failing; nothing written",
             counts[3].1, counts[0].1, counts[2].1, counts[1].1
@@ -371,18 +370,10 @@ fn batch_run(args: &BatchArgs) -> Result<i32, Error> {
     })?;
     drop(lock);
     eprint!("{}", batch::report::final_table(&outcome, jobs, threads));
-    if outcome.interrupted && rapporteur::interrupt::is_set() {
+    if rapporteur::interrupt::is_set() {
         return Ok(ErrorKind::Interrupted.exit_code());
     }
-    let incomplete = outcome
-        .entries
-        .iter()
-        .any(|e| matches!(e.status, batch::Status::Failed | batch::Status::Pending));
-    Ok(if incomplete {
-        batch::EXIT_INCOMPLETE
-    } else {
-        0
-    })
+    Ok(batch::exit_code(&outcome.entries))
 }
 
 /// Merge the shards' indexes; like a batch, exit 6 when a recording failed or is not finished.
@@ -423,11 +414,7 @@ fn merge_index_command(out: &Path, to: Option<&Path>, json: bool) -> Result<i32,
             if counts[3].1 == 1 { "" } else { "s" }
         );
     }
-    Ok(if counts[1].1 + counts[3].1 > 0 {
-        batch::EXIT_INCOMPLETE
-    } else {
-        0
-    })
+    Ok(batch::exit_code(&merged.entries))
 }
 
 fn diarize_options(args: &PipelineArgs) -> Result<DiarizeOptions, Error> {

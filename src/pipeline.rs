@@ -612,9 +612,6 @@ impl Pipeline {
             if let Some(names) = &rec.names {
                 d.names = Some(names.clone());
             }
-            if rec.voices.is_some() {
-                d.voices = rec.voices_dir.clone();
-            }
         }
         opts
     }
@@ -740,22 +737,16 @@ pub struct RecordingOptions {
     pub language: Option<String>,
     /// Exactly this many speakers.
     pub speakers: Option<usize>,
-    /// Enrolled voices to name speakers after, instead of the pipeline's, and their folder.
+    /// Enrolled voices to name speakers after, instead of the pipeline's.
     pub voices: Option<Vec<Voiceprint>>,
-    pub voices_dir: Option<PathBuf>,
     /// Names file applied last.
     pub names: Option<Names>,
 }
 
-impl RecordingOptions {
-    /// Load the voices of `dir` for a recording processed by a pipeline using `model_sha256`
-    /// for speakers: every voiceprint there must be valid.
-    pub fn load_voices(&mut self, dir: &Path, model_sha256: &str) -> Result<()> {
-        let mut warnings = Vec::new();
-        self.voices = Some(load_voices(Some(dir), model_sha256, &mut warnings)?);
-        self.voices_dir = Some(dir.to_path_buf());
-        Ok(())
-    }
+/// The voices of `dir`, for a recording of its own (see [`RecordingOptions`]) processed by a
+/// pipeline whose speaker model has `model_sha256`: every voiceprint there must be valid.
+pub fn voices_in(dir: &Path, model_sha256: &str) -> Result<Vec<Voiceprint>> {
+    load_voices(Some(dir), model_sha256, &mut Vec::new())
 }
 
 /// Settings of `analyze`.

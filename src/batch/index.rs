@@ -83,8 +83,7 @@ impl IndexEntry {
         IndexEntry {
             schema: INDEX_SCHEMA.into(),
             key: key.into(),
-            // Absolute, so that the index means the same from any folder.
-            input: std::path::absolute(input).unwrap_or_else(|_| input.to_path_buf()),
+            input: super::absolute(input),
             session,
             status: Status::Pending,
             resumed: false,

@@ -24,9 +24,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil;
-use crate::pipeline::{Pipeline, RecordingOptions, RunReport, Timings};
+use crate::pipeline::{self, Pipeline, RecordingOptions, RunReport, Timings};
 use crate::progress::Progress;
 use crate::speakers::names::Names;
+use crate::speakers::Voiceprint;
 
 pub use done::DoneMarker;
 pub use index::{IndexEntry, Status};
@@ -88,10 +89,10 @@ pub fn plan(
 ) -> Vec<Planned> {
     let known = known_hashes(out);
     let hashes = hash_all(&listed, &known, threads);
-    let mut voices_cache: HashMap<PathBuf, std::result::Result<RecordingOptions, Error>> =
-        HashMap::new();
+    let mut voices_cache: HashMap<PathBuf, Result<Vec<Voiceprint>>> = HashMap::new();
     let mut names_cache: HashMap<PathBuf, std::result::Result<Names, Error>> = HashMap::new();
-    let mut first_of: HashMap<(String, String), (String, PathBuf)> = HashMap::new();
+    // The first recording of each content and settings, with its output folder (relative).
+    let mut first_of: HashMap<(String, String), (String, String)> = HashMap::new();
     let mut folders: HashMap<PathBuf, String> = HashMap::new();
     let mut planned = Vec::with_capacity(listed.len());
     for (l, hash) in listed.into_iter().zip(hashes) {
@@ -123,15 +124,11 @@ pub fn plan(
         };
         let mut problem: Option<Error> = None;
         if let (Some(dir), Some(model)) = (&l.voices, pipeline.speaker_model_sha256()) {
-            let loaded = voices_cache.entry(dir.clone()).or_insert_with(|| {
-                let mut o = RecordingOptions::default();
-                o.load_voices(dir, model).map(|()| o)
-            });
-            match loaded {
-                Ok(o) => {
-                    options.voices = o.voices.clone();
-                    options.voices_dir = o.voices_dir.clone();
-                }
+            match voices_cache
+                .entry(dir.clone())
+                .or_insert_with(|| pipeline::voices_in(dir, model))
+            {
+                Ok(v) => options.voices = Some(v.clone()),
                 Err(e) => problem = Some(e.clone()),
             }
         }
@@ -154,12 +151,12 @@ pub fn plan(
         let rel = done::output_folder(&l.key, &sha);
         let folder = out.join(&rel);
         entry.output = Some(rel.clone());
-        if let Some((first, first_folder)) = first_of.get(&(sha.clone(), fingerprint.clone())) {
+        if let Some((first, first_rel)) = first_of.get(&(sha.clone(), fingerprint.clone())) {
             entry.status = Status::Skipped;
             entry.reason = Some(format!(
                 "the same recording as {first:?}, with the same settings"
             ));
-            entry.output = first_folder.strip_prefix(out).ok().map(slash);
+            entry.output = Some(first_rel.clone());
         } else if let Some(owner) = folders.get(&folder) {
             entry.fail(&Error::usage(format!(
                 "{}: would share the output folder {rel} with {owner:?}; give it its own session in the manifest",
@@ -168,7 +165,7 @@ pub fn plan(
         } else {
             first_of.insert(
                 (sha.clone(), fingerprint.clone()),
-                (l.key.clone(), folder.clone()),
+                (l.key.clone(), rel.clone()),
             );
             folders.insert(folder.clone(), l.key.clone());
             if folder.exists() {
@@ -291,7 +288,6 @@ pub struct RunSettings {
 pub struct Outcome {
     pub entries: Vec<IndexEntry>,
     pub index: PathBuf,
-    pub interrupted: bool,
     pub wall_s: f64,
 }
 
@@ -359,8 +355,6 @@ pub fn execute(
         return Err(e);
     }
     Ok(Outcome {
-        interrupted: crate::interrupt::is_set()
-            || entries.iter().any(|e| e.status == Status::Pending),
         entries,
         index: index_path,
         wall_s: started.elapsed().as_secs_f64(),
@@ -406,15 +400,21 @@ fn process_one(pipeline: &Pipeline, p: &Planned, progress: &Progress) -> Result<
     }
 }
 
+/// `p` made absolute (without resolving links), so that it means the same from any folder.
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-fn slash(p: &Path) -> String {
-    p.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+/// 0 when every recording is done or skipped, else [`EXIT_INCOMPLETE`].
+pub fn exit_code<'a>(entries: impl IntoIterator<Item = &'a IndexEntry>) -> i32 {
+    let incomplete = entries
+        .into_iter()
+        .any(|e| matches!(e.status, Status::Failed | Status::Pending));
+    if incomplete {
+        EXIT_INCOMPLETE
+    } else {
+        0
+    }
 }
 
 /// The current time in UTC, RFC 3339 to the second (`2026-11-22T12:34:56Z`).

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::{IndexEntry, Outcome, Planned, Status};
+use crate::output::clock;
 
 /// `[3/9] ok 2024/a.wav -> OUT/2024/a-3fa9c2e01b (66.1 s of audio, 9.3x real time)`.
 pub fn finished_line(e: &IndexEntry, done: usize, total: usize, out: &std::path::Path) -> String {
@@ -60,15 +61,20 @@ pub fn plan_table(plan: &[Planned]) -> String {
     s
 }
 
-/// Counts per status.
-pub fn counts(entries: &[IndexEntry]) -> [(Status, usize); 4] {
-    [Status::Ok, Status::Failed, Status::Skipped, Status::Pending]
-        .map(|st| (st, entries.iter().filter(|e| e.status == st).count()))
-}
-
-fn clock(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+/// Counts per status, in this order: ok, failed, skipped, pending.
+pub fn counts<'a>(entries: impl IntoIterator<Item = &'a IndexEntry>) -> [(Status, usize); 4] {
+    let mut counts = [
+        (Status::Ok, 0),
+        (Status::Failed, 0),
+        (Status::Skipped, 0),
+        (Status::Pending, 0),
+    ];
+    for e in entries {
+        if let Some(c) = counts.iter_mut().find(|(st, _)| *st == e.status) {
+            c.1 += 1;
+        }
+    }
+    counts
 }
 
 /// The table printed when a batch ends.
