@@ -255,9 +255,11 @@ pub struct PipelineArgs {
     #[arg(long)]
     pub flash_attn: bool,
 
-    /// Refuse recordings longer than this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub max_duration: Option<f64>,
+    /// Refuse recordings longer than this many seconds (0: no limit). The default, 24 hours,
+    /// stops a small file that decodes to endless audio (a decompression bomb) long before it
+    /// costs a day of transcription; a real session is never longer.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400.0)]
+    pub max_duration: f64,
 
     /// Transcribe every second instead of only what the voice activity detector calls speech
     /// (slower, and Whisper may invent text on long silences).

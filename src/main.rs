@@ -158,6 +158,12 @@ fn run_options(args: &PipelineArgs, threads: usize) -> Result<RunOptions, Error>
         (None, Some(file)) => Some(read_glossary(file)?),
         (None, None) => None,
     };
+    if !(args.max_duration.is_finite() && args.max_duration >= 0.0) {
+        return Err(Error::usage(format!(
+            "--max-duration ({}) must be a number of seconds, or 0 for no limit",
+            args.max_duration
+        )));
+    }
     Ok(RunOptions {
         model: args.model.clone(),
         asr: AsrOptions {
@@ -180,7 +186,7 @@ fn run_options(args: &PipelineArgs, threads: usize) -> Result<RunOptions, Error>
             dedup(args.format.clone())
         },
         decode: DecodeOptions {
-            max_duration: args.max_duration,
+            max_duration: (args.max_duration > 0.0).then_some(args.max_duration),
         },
         vad: (!args.no_vad).then(|| VadParams {
             threshold: args.vad_threshold,

@@ -622,7 +622,9 @@ impl Pipeline {
     /// the same result, so a batch may keep one instead of redoing it.
     pub fn fingerprint(&self, rec: &RecordingOptions) -> String {
         let mut opts = self.options_for(rec);
+        // Neither the threads nor the length limit change a result (the limit only refuses).
         opts.asr.threads = 0;
+        opts.decode.max_duration = None;
         // Files count by their contents (the voices and the head's sha256 below), not by where
         // they lie: moving the voice folder or the head does not change a result.
         if let Some(d) = opts.diarize.as_mut() {
