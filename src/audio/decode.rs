@@ -82,6 +82,9 @@ pub struct OpenedRecording {
     codec_id: AudioCodecId,
     params: symphonia::core::codecs::audio::AudioCodecParameters,
     num_frames: Option<u64>,
+    /// The container does not know where the audio ends (a WAV written to a pipe): the end of
+    /// the file is its normal end, not a truncation.
+    length_unknown: bool,
     info: SourceInfo,
 }
 
@@ -98,10 +101,26 @@ pub fn open_recording(path: &Path) -> Result<OpenedRecording> {
     let mut head = vec![0u8; 512];
     let n = read_up_to(&mut file, &mut head).map_err(|e| Error::input(path, io_cause(&e)))?;
     head.truncate(n);
-    file.seek(SeekFrom::Start(0))
+    // Leading ID3v2 tags (cover art can make them megabytes) are skipped here: the probe only
+    // scans the first megabyte for a container, so a large tag would hide the audio after it.
+    let start =
+        id3v2_tags_len(&mut file, meta.len()).map_err(|e| Error::input(path, io_cause(&e)))?;
+    file.seek(SeekFrom::Start(start))
         .map_err(|e| Error::input(path, io_cause(&e)))?;
+    // A WAV written to a pipe (ffmpeg, sox) cannot go back to fill in its sizes and leaves them
+    // at 0xFFFFFFFF: its length is unknown and the audio simply runs to the end of the file.
+    let streamed_wav = head.len() >= 12
+        && &head[..4] == b"RIFF"
+        && &head[8..12] == b"WAVE"
+        && head[4..8] == [0xff; 4];
 
-    let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
+    let source = OffsetSource {
+        file,
+        start,
+        len: meta.len(),
+        seekable: meta.is_file(),
+    };
+    let mss = MediaSourceStream::new(Box::new(source), MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
@@ -114,12 +133,19 @@ pub fn open_recording(path: &Path) -> Result<OpenedRecording> {
             MetadataOptions::default(),
         )
         .map_err(|e| match e {
+            SymError::Unsupported(_) if head.len() < 12 && starts_like_audio(&head) => {
+                Error::input(path, "truncated: the file ends inside its header")
+            }
             SymError::Unsupported(_) | SymError::DecodeError(_) if looks_like_text(&head) => {
                 Error::input(path, "is not audio: it looks like a text file")
             }
-            SymError::Unsupported(_) => {
-                Error::input(path, "not a recognised audio or video container")
-            }
+            SymError::Unsupported(_) => match wav_format_tag(&head) {
+                Some(tag) => Error::input(
+                    path,
+                    format!("unsupported WAV audio encoding (format tag 0x{tag:04x})"),
+                ),
+                None => Error::input(path, "not a recognised audio or video container"),
+            },
             SymError::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
                 Error::input(path, "truncated: the file ends inside its header")
             }
@@ -160,8 +186,8 @@ pub fn open_recording(path: &Path) -> Result<OpenedRecording> {
         .as_ref()
         .map(|c| c.count() as u32)
         .unwrap_or(0);
-    let announced_duration = track
-        .num_frames
+    let num_frames = track.num_frames.filter(|_| !streamed_wav);
+    let announced_duration = num_frames
         .filter(|_| sample_rate > 0)
         .map(|n| n as f64 / sample_rate as f64);
     let info = SourceInfo {
@@ -174,7 +200,8 @@ pub fn open_recording(path: &Path) -> Result<OpenedRecording> {
     Ok(OpenedRecording {
         path: path.to_path_buf(),
         track_id: track.id,
-        num_frames: track.num_frames,
+        num_frames,
+        length_unknown: streamed_wav,
         codec_id,
         params,
         format,
@@ -215,6 +242,7 @@ impl OpenedRecording {
             codec_id,
             params,
             num_frames,
+            length_unknown,
             mut info,
         } = self;
         let path = path.as_path();
@@ -253,7 +281,7 @@ impl OpenedRecording {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    truncated = true;
+                    truncated = !length_unknown;
                     break;
                 }
                 Err(SymError::ResetRequired) => break,
@@ -391,6 +419,78 @@ impl OpenedRecording {
     }
 }
 
+/// The length of the ID3v2 tags at the start of `file` (0 when there are none, or when a tag
+/// claims to run past the end of the file).
+fn id3v2_tags_len(file: &mut File, file_len: u64) -> std::io::Result<u64> {
+    let mut start = 0u64;
+    loop {
+        let mut header = [0u8; 10];
+        file.seek(SeekFrom::Start(start))?;
+        if read_up_to(file, &mut header)? < 10
+            || &header[..3] != b"ID3"
+            || header[6..10].iter().any(|b| b & 0x80 != 0)
+        {
+            return Ok(start);
+        }
+        let size = header[6..10]
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 7) | u64::from(b));
+        let footer = if header[3] == 4 && header[5] & 0x10 != 0 {
+            10
+        } else {
+            0
+        };
+        let end = start + 10 + size + footer;
+        if end >= file_len {
+            return Ok(start);
+        }
+        start = end;
+    }
+}
+
+/// The file seen from `start` on, so the probe meets the audio first.
+struct OffsetSource {
+    file: File,
+    start: u64,
+    len: u64,
+    seekable: bool,
+}
+
+impl Read for OffsetSource {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.file.read(buf)
+    }
+}
+
+impl Seek for OffsetSource {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        let pos = match pos {
+            SeekFrom::Start(p) => SeekFrom::Start(self.start.saturating_add(p)),
+            SeekFrom::End(d) => SeekFrom::End(d),
+            SeekFrom::Current(d) => SeekFrom::Current(d),
+        };
+        let at = self.file.seek(pos)?;
+        if at < self.start {
+            self.file.seek(SeekFrom::Start(self.start))?;
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before the start of the audio",
+            ));
+        }
+        Ok(at - self.start)
+    }
+}
+
+impl symphonia::core::io::MediaSource for OffsetSource {
+    fn is_seekable(&self) -> bool {
+        self.seekable
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len - self.start)
+    }
+}
+
 fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -402,9 +502,35 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Heuristic: mostly printable UTF-8 with no NUL bytes.
+/// The format tag of a RIFF WAVE file whose `fmt ` chunk comes first, when it is one the
+/// decoder does not know (PCM, float, extensible, ADPCM, A-law and mu-law are known).
+fn wav_format_tag(head: &[u8]) -> Option<u16> {
+    if head.len() < 22
+        || &head[..4] != b"RIFF"
+        || &head[8..12] != b"WAVE"
+        || &head[12..16] != b"fmt "
+    {
+        return None;
+    }
+    let tag = u16::from_le_bytes([head[20], head[21]]);
+    (![0x0001, 0x0002, 0x0003, 0x0006, 0x0007, 0x0011, 0xfffe].contains(&tag)).then_some(tag)
+}
+
+/// The first bytes of the containers the decoder reads.
+const MAGICS: &[&[u8]] = &[b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b"caff"];
+
+/// Whether `head` starts with (or, cut short, is the start of) a container's magic bytes.
+fn starts_like_audio(head: &[u8]) -> bool {
+    !head.is_empty()
+        && MAGICS.iter().any(|m| {
+            let n = m.len().min(head.len());
+            head[..n] == m[..n]
+        })
+}
+
+/// Heuristic: mostly printable UTF-8 with no NUL bytes, and not the start of an audio file.
 fn looks_like_text(head: &[u8]) -> bool {
-    if head.is_empty() || head.contains(&0) {
+    if head.is_empty() || head.contains(&0) || starts_like_audio(head) {
         return false;
     }
     let text = String::from_utf8_lossy(head);
@@ -450,5 +576,10 @@ mod tests {
         assert!(looks_like_text(b"hello, this is not a wav file\n"));
         assert!(!looks_like_text(b"RIFF\x24\x00\x00\x00WAVE"));
         assert!(!looks_like_text(b""));
+        // A WAV or FLAC cut after a few bytes is not text.
+        assert!(!looks_like_text(b"RIFF"));
+        assert!(!looks_like_text(b"fL"));
+        assert!(starts_like_audio(b"RI"));
+        assert!(!starts_like_audio(b"Minutes"));
     }
 }
