@@ -888,10 +888,14 @@ fn a_folder_with_link_loops_dangling_links_and_an_unreadable_file() {
     let ok: Vec<&Value> = index.iter().filter(|e| e["status"] == "ok").collect();
     let shas: BTreeSet<&str> = ok.iter().map(|e| e["sha256"].as_str().unwrap()).collect();
     assert_eq!(shas.len(), ok.len(), "a file processed twice: {index:?}");
-    if let Some(d) = entry("dangling.wav") {
-        assert_eq!(d["status"], "failed", "{d}");
-        assert!(d["error"].as_str().unwrap().contains("dangling.wav"), "{d}");
-    }
+    // A dangling link is listed and fails with its reason: nothing vanishes from the index.
+    let d = entry("dangling.wav").expect("dangling.wav listed");
+    assert_eq!(d["status"], "failed", "{d}");
+    let error = d["error"].as_str().unwrap();
+    assert!(
+        error.contains("dangling.wav") && error.contains("dangling link"),
+        "{d}"
+    );
     let s = entry("secret.wav").expect("secret.wav listed");
     if readable {
         assert_eq!(s["status"], "ok", "{s}");

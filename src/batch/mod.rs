@@ -260,8 +260,15 @@ fn hash_all(
 }
 
 fn hash_recording(path: &Path) -> Result<String> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| Error::input(path, crate::error::io_cause(&e)))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        let dangling = e.kind() == std::io::ErrorKind::NotFound
+            && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if dangling {
+            Error::input(path, "a link to a file that does not exist (dangling link)")
+        } else {
+            Error::input(path, crate::error::io_cause(&e))
+        }
+    })?;
     if meta.is_dir() {
         return Err(Error::input(path, "is a folder, not a recording"));
     }

@@ -144,20 +144,25 @@ fn scan(
         if hidden {
             continue;
         }
-        // Follows links; a dangling one is not a recording.
+        let key = || {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        // Follows links. A dangling link named like a recording is still listed, so that it
+        // fails with its reason instead of vanishing from the index.
         let Ok(meta) = std::fs::metadata(&path) else {
+            if audio::is_recording_name(&path) {
+                listed.push(Listed::recording(key(), path.clone()));
+            }
             continue;
         };
         if meta.is_dir() {
             scan(root, &path, out, visited, listed)?;
         } else if meta.is_file() && audio::is_recording_name(&path) {
-            let rel = path.strip_prefix(root).unwrap_or(&path);
-            let key = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            listed.push(Listed::recording(key, path));
+            listed.push(Listed::recording(key(), path.clone()));
         }
     }
     Ok(())
