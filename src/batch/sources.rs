@@ -196,9 +196,21 @@ fn read_manifest(manifest: &Path, kind: ManifestKind) -> Result<Vec<Listed>> {
         };
         Error::input(manifest, cause)
     })?;
+    parse_manifest(manifest, kind, &text)
+}
+
+/// The rows of a manifest named `manifest` (its extension says CSV, TSV or JSONL) holding
+/// `text`. Public for the fuzz targets.
+pub fn parse_manifest_text(manifest: &Path, text: &str) -> Result<Vec<Listed>> {
+    let kind = manifest_kind(manifest)
+        .ok_or_else(|| Error::input(manifest, "not a manifest (.csv, .tsv, .jsonl)"))?;
+    parse_manifest(manifest, kind, text)
+}
+
+fn parse_manifest(manifest: &Path, kind: ManifestKind, text: &str) -> Result<Vec<Listed>> {
     let rows: Vec<(usize, BTreeMap<String, String>)> = match kind {
-        ManifestKind::Csv(delimiter) => csv_rows(manifest, &text, delimiter)?,
-        ManifestKind::Jsonl => jsonl_rows(manifest, &text)?,
+        ManifestKind::Csv(delimiter) => csv_rows(manifest, text, delimiter)?,
+        ManifestKind::Jsonl => jsonl_rows(manifest, text)?,
     };
     let base = manifest
         .parent()
