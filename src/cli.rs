@@ -258,7 +258,7 @@ pub struct PipelineArgs {
     /// Refuse recordings longer than this many seconds (0: no limit). The default, 24 hours,
     /// stops a small file that decodes to endless audio (a decompression bomb) long before it
     /// costs a day of transcription; a real session is never longer.
-    #[arg(long, value_name = "SECONDS", default_value_t = 86_400.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = rapporteur::audio::DEFAULT_MAX_DURATION)]
     pub max_duration: f64,
 
     /// Transcribe every second instead of only what the voice activity detector calls speech

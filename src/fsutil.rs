@@ -30,6 +30,7 @@ pub fn write_atomic_with(
                 format!("cannot create a file in {}: {}", dir.display(), e),
             )
         })?;
+    let _forced_exit_removes = crate::interrupt::Temporary::register(tmp.path());
     fill(tmp.as_file_mut()).map_err(|e| Error::output(path, e.to_string()))?;
     tmp.as_file()
         .sync_all()
@@ -46,6 +47,7 @@ pub fn write_atomic_with(
 pub struct TempPath {
     inner: tempfile::TempPath,
     target: PathBuf,
+    _forced_exit_removes: crate::interrupt::Temporary,
 }
 
 impl TempPath {
@@ -62,6 +64,7 @@ impl TempPath {
                 )
             })?;
         Ok(TempPath {
+            _forced_exit_removes: crate::interrupt::Temporary::register(file.path()),
             inner: file.into_temp_path(),
             target: target.to_path_buf(),
         })
@@ -85,14 +88,35 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// Gives a finished file or folder the permissions a plainly created one would have: 0666 or
+/// 0777 less the user's umask. Temporary files and stages are owner-only while being written;
+/// a fixed 0644 here would undo a confidential `umask 077` on every result.
 #[cfg(unix)]
-fn set_default_permissions(path: &Path) {
+pub fn set_default_permissions(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644));
+    let full = if path.is_dir() { 0o777 } else { 0o666 };
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(full & !umask()));
 }
 
 #[cfg(not(unix))]
-fn set_default_permissions(_path: &Path) {}
+pub fn set_default_permissions(_path: &Path) {}
+
+/// The process's umask, read without changing it (the umask call itself would, and another
+/// thread creating a file meanwhile would get the wrong mask). Linux reports it in
+/// /proc/self/status; elsewhere the common 022 is assumed.
+#[cfg(unix)]
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+                u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
+            })
+            .unwrap_or(0o022)
+    })
+}
 
 /// sha256 of a file's contents, as lowercase hex.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
@@ -130,6 +154,22 @@ mod tests {
         write_atomic(&target, b"done").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"done");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn temporary_files_are_private_and_results_follow_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.txt");
+        write_atomic_with(&target, |f| {
+            let mode = f.metadata()?.permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "temporary file mode {mode:o}");
+            f.write_all(b"x")
+        })
+        .unwrap();
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !umask(), "result mode {mode:o}");
     }
 
     #[test]

@@ -1230,11 +1230,14 @@ fn write_output_dir(
         .prefix(&format!(".rapporteur-stage-{name}-"))
         .tempdir_in(parent)
         .map_err(|e| Error::output(parent, format!("cannot write here: {e}")))?;
+    let _forced_exit_removes = crate::interrupt::Temporary::register(stage.path());
     output::write_formats(t, summary, stage.path(), formats)?;
     let marker = canonical(input).display().to_string();
     fsutil::write_atomic(&stage.path().join(SOURCE_MARKER), marker.as_bytes())?;
     seal(stage.path())?;
-    // Move any previous result aside, put the new one in place, then drop the old one.
+    // Move any previous result aside, put the new one in place, then drop the old one; a
+    // forced exit waits for the two renames, so it never leaves the old result aside.
+    let hold = crate::interrupt::hold_exit();
     let old = if out_dir.exists() {
         let aside = parent.join(format!(".rapporteur-old-{}-{name}", std::process::id()));
         std::fs::rename(out_dir, &aside)
@@ -1243,6 +1246,8 @@ fn write_output_dir(
     } else {
         None
     };
+    // The stage was owner-only while being filled; the result gets the usual permissions.
+    fsutil::set_default_permissions(stage.path());
     let staged = stage.keep();
     if let Err(e) = std::fs::rename(&staged, out_dir) {
         let _ = std::fs::remove_dir_all(&staged);
@@ -1251,6 +1256,7 @@ fn write_output_dir(
         }
         return Err(Error::output(out_dir, format!("cannot create: {e}")));
     }
+    drop(hold);
     if let Some(old) = old {
         let _ = std::fs::remove_dir_all(old);
     }

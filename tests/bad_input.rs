@@ -262,3 +262,31 @@ fn ctrl_c_stops_cleanly_with_130_and_leaves_nothing() {
     assert!(tree(out.path()).is_empty(), "{:?}", tree(out.path()));
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 }
+
+/// Results are as private as the user's umask asks: a delegation working under `umask 077`
+/// gets owner-only folders and files, not the 0644 a fixed mode would give every local user.
+#[cfg(unix)]
+#[test]
+fn results_follow_a_private_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    require_default_model();
+    let out = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("rapporteur");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 077 && exec \"$0\" run \"$1\" -o \"$2\" -q --no-positions")
+        .arg(bin)
+        .arg(fixture("clip.opus"))
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let result = out.path().join("clip");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&result), 0o700, "{}", result.display());
+    let files = tree(out.path());
+    assert!(files.len() > 3, "{files:?}");
+    for f in files {
+        assert_eq!(mode(&out.path().join(&f)), 0o600, "{f}");
+    }
+}

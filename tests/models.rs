@@ -217,6 +217,67 @@ fn model_given_as_a_path() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("checksum mismatch"));
 }
 
+/// whisper.cpp trusts its model file: cut short, it loaded as an empty model and transcribed
+/// nothing with exit 0; with an absurd header it allocated without bound and aborted the process.
+/// Each is now refused before whisper.cpp sees it, with one line and nothing written.
+#[test]
+fn a_damaged_model_file_is_refused_before_whisper_cpp_loads_it() {
+    require_default_model();
+    let model = std::fs::read(models_dir().join("whisper/tiny.en.bin")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let with_field = |offset: usize, value: i32| {
+        let mut b = model.clone();
+        b[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
+        b
+    };
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        (
+            "cut-early.bin",
+            model[..100_000].to_vec(),
+            "truncated: the file ends inside the vocabulary",
+        ),
+        (
+            "cut-late.bin",
+            model[..model.len() - 1000].to_vec(),
+            "truncated: the file ends inside tensor",
+        ),
+        (
+            "huge-vocab.bin",
+            with_field(4, i32::MAX),
+            "impossible n_vocab",
+        ),
+        ("layers.bin", with_field(20, 9), "the header says 9 encoder"),
+        (
+            "padded.bin",
+            [&model[..], &[0u8; 10]].concat(),
+            "too few for another",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = dir.path().join(format!("out-{name}"));
+        let run = rapporteur()
+            .arg("run")
+            .arg(fixture("clip.opus"))
+            .arg("-m")
+            .arg(&path)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(5), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("rapporteur: {}: ", path.display()))
+                && stderr.contains(expected),
+            "{name}: {stderr}"
+        );
+        assert!(!out.exists() || common::tree(&out).is_empty(), "{name}");
+    }
+}
+
 #[test]
 fn unknown_model_names_list_the_known_ones() {
     let run = rapporteur()

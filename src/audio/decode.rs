@@ -21,11 +21,24 @@ use super::resample::MonoResampler;
 use super::SAMPLE_RATE;
 use crate::error::{io_cause, Error, Result};
 
+/// The longest recording decoded unless told otherwise: 24 hours. A real session is never
+/// longer, and the limit stops a small file that decodes to endless audio (a decompression
+/// bomb) long before it fills memory or costs a day of transcription.
+pub const DEFAULT_MAX_DURATION: f64 = 86_400.0;
+
 /// Options for decoding.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DecodeOptions {
-    /// Stop with an error if the recording is longer than this many seconds.
+    /// Stop with an error if the recording is longer than this many seconds (`None`: no limit).
     pub max_duration: Option<f64>,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            max_duration: Some(DEFAULT_MAX_DURATION),
+        }
+    }
 }
 
 /// What the recording was, before decoding.
@@ -149,6 +162,7 @@ pub fn open_recording(path: &Path) -> Result<OpenedRecording> {
             SymError::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
                 Error::input(path, "truncated: the file ends inside its header")
             }
+            SymError::DecodeError(msg) => Error::input(path, damaged_header(msg)),
             other => Error::input(path, format!("cannot read the container: {other}")),
         })?;
     let container = format.format_info().short_name.to_string();
@@ -292,6 +306,12 @@ impl OpenedRecording {
                         return Err(Error::input(path, format!("too damaged to decode ({msg})")));
                     }
                     continue;
+                }
+                Err(SymError::DecodeError(msg)) => {
+                    return Err(Error::input(
+                        path,
+                        format!("damaged before its first audio packet ({msg})"),
+                    ))
                 }
                 Err(e) => return Err(Error::input(path, format!("cannot read the stream: {e}"))),
             };
@@ -518,6 +538,36 @@ fn wav_format_tag(head: &[u8]) -> Option<u16> {
 
 /// The first bytes of the containers the decoder reads.
 const MAGICS: &[&[u8]] = &[b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b"caff"];
+
+/// Says in plain words what a container reader found wrong with a header, keeping the
+/// reader's own words in brackets for a bug report: "riff: chunk length exceeds parent (list)
+/// chunk length" tells a rapporteur nothing.
+fn damaged_header(msg: &str) -> String {
+    const PLAIN: [(&str, &str); 9] = [
+        (
+            "chunk length exceeds parent",
+            "a part of the file claims to be longer than the file around it",
+        ),
+        (
+            "invalid riff length",
+            "the length it declares for itself is impossible",
+        ),
+        ("sample rate", "it declares an impossible sample rate"),
+        (
+            "channel count",
+            "it declares an impossible number of channels",
+        ),
+        ("bits per", "it declares an impossible sample size"),
+        ("block align", "it declares an impossible block size"),
+        ("block size is 0", "it declares an impossible block size"),
+        ("missing format chunk", "it has no format description"),
+        ("malformed fmt", "its format description is malformed"),
+    ];
+    match PLAIN.iter().find(|(fragment, _)| msg.contains(fragment)) {
+        Some((_, plain)) => format!("damaged header: {plain} ({msg})"),
+        None => format!("damaged header ({msg})"),
+    }
+}
 
 /// Whether `head` starts with (or, cut short, is the start of) a container's magic bytes.
 fn starts_like_audio(head: &[u8]) -> bool {

@@ -9,7 +9,7 @@ pub mod vad;
 pub use chunk::split_at_pauses;
 pub use decode::{
     decode_file, decode_stream, open_recording, DecodeOptions, DecodedAudio, OpenedRecording,
-    SourceInfo,
+    SourceInfo, DEFAULT_MAX_DURATION,
 };
 pub use resample::MonoResampler;
 pub use speech::{SpeechChunk, SpeechChunker, SpeechRegion, MAX_CHUNK_S};

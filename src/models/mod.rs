@@ -209,6 +209,10 @@ pub fn resolve_whisper(spec: &str) -> Result<ResolvedModel> {
             ),
         ));
     }
+    // A matching checksum only says the file is the one recorded; an imported model's record
+    // was written from the file itself, so its structure is checked as well (it costs a read of
+    // the headers, well under a millisecond of seeking).
+    whisper_ggml::check(&path)?;
     Ok(ResolvedModel {
         name: spec.to_string(),
         path,
@@ -232,6 +236,8 @@ fn resolve_path(path: &Path) -> Result<ResolvedModel> {
             "is not a GGML Whisper model (bad magic number)",
         ));
     }
+    // A file given by path has no recorded checksum to protect whisper.cpp from it.
+    whisper_ggml::check(path)?;
     let sha256 =
         fsutil::sha256_file(path).map_err(|e| Error::model(path, format!("cannot read: {e}")))?;
     // A checksum file beside it (`<file>.sha256`, as sha256sum writes) is honoured.

@@ -12,7 +12,7 @@
 //! - whisper.cpp expects biases, norms and positional embeddings in f32, conv kernels in f16
 //!   and the matrices in the file's weight type.
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 use super::ct2::{Ct2Model, Dtype};
@@ -402,9 +402,323 @@ fn map_tensors(m: &Ct2Model) -> std::result::Result<(Hparams, Vec<Tensor>), Stri
     Ok((hp, out))
 }
 
+/// ggml tensor types a Whisper file may hold: (id, elements per block, bytes per block).
+const TENSOR_TYPES: [(i32, u64, u64); 15] = [
+    (0, 1, 4),      // f32
+    (1, 1, 2),      // f16
+    (2, 32, 18),    // q4_0
+    (3, 32, 20),    // q4_1
+    (6, 32, 22),    // q5_0
+    (7, 32, 24),    // q5_1
+    (8, 32, 34),    // q8_0
+    (9, 32, 36),    // q8_1
+    (10, 256, 84),  // q2_k
+    (11, 256, 110), // q3_k
+    (12, 256, 144), // q4_k
+    (13, 256, 176), // q5_k
+    (14, 256, 210), // q6_k
+    (15, 256, 292), // q8_k
+    (30, 1, 2),     // bf16
+];
+
+/// Reads a GGML file's little-endian fields, naming what it was reading when the file ends.
+struct FieldReader {
+    inner: std::io::BufReader<std::fs::File>,
+    pos: u64,
+    len: u64,
+}
+
+impl FieldReader {
+    fn i32(&mut self, what: &str) -> std::result::Result<i32, String> {
+        let mut b = [0u8; 4];
+        self.bytes(&mut b, what)?;
+        Ok(i32::from_le_bytes(b))
+    }
+
+    fn bytes(&mut self, buf: &mut [u8], what: &str) -> std::result::Result<(), String> {
+        if self.len - self.pos < buf.len() as u64 {
+            return Err(format!("truncated: the file ends inside {what}"));
+        }
+        self.inner
+            .read_exact(buf)
+            .map_err(|e| format!("cannot read {what}: {e}"))?;
+        self.pos += buf.len() as u64;
+        Ok(())
+    }
+
+    fn skip(&mut self, n: u64, what: &str) -> std::result::Result<(), String> {
+        if self.len - self.pos < n {
+            return Err(format!("truncated: the file ends inside {what}"));
+        }
+        // Relative seeks keep the buffer, so the 50k short vocabulary entries cost no syscalls.
+        self.inner
+            .seek_relative(n as i64)
+            .map_err(|e| format!("cannot read {what}: {e}"))?;
+        self.pos += n;
+        Ok(())
+    }
+}
+
+/// Checks that `path` is a whole, self-consistent GGML Whisper file before whisper.cpp sees it.
+///
+/// whisper.cpp trusts its input: a file cut short before the tensors loads as an "empty model"
+/// that transcribes nothing without a word of warning, and a header claiming a huge vocabulary
+/// or layer count makes it allocate without bound and abort the whole process (a C++ exception
+/// cannot cross into Rust). So every field is bounded here, the tensor table is walked to the
+/// last byte, and the header's sizes must agree with the tensors actually present, which keeps
+/// what whisper.cpp allocates proportional to the file.
+pub fn check(path: &Path) -> Result<Hparams> {
+    let fail = |cause: String| Error::model(path, cause);
+    let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot open model: {e}")))?;
+    let len = file
+        .metadata()
+        .map_err(|e| fail(format!("cannot open model: {e}")))?
+        .len();
+    let mut r = FieldReader {
+        inner: std::io::BufReader::new(file),
+        pos: 0,
+        len,
+    };
+    check_fields(&mut r).map_err(|cause| {
+        fail(format!(
+            "{cause}; it is not a whole GGML Whisper model (re-fetch or re-convert it)"
+        ))
+    })
+}
+
+fn check_fields(r: &mut FieldReader) -> std::result::Result<Hparams, String> {
+    if r.i32("the magic number")? as u32 != GGML_MAGIC {
+        return Err("bad magic number".into());
+    }
+    let mut field = |name: &str, max: i32| -> std::result::Result<usize, String> {
+        let v = r.i32(&format!("the header ({name})"))?;
+        if v < 1 || v > max {
+            return Err(format!("impossible {name} {v} in the header"));
+        }
+        Ok(v as usize)
+    };
+    let hp = Hparams {
+        n_vocab: field("n_vocab", 1 << 20)?,
+        n_audio_ctx: field("n_audio_ctx", 1 << 16)?,
+        n_audio_state: field("n_audio_state", 1 << 14)?,
+        n_audio_head: field("n_audio_head", 1 << 10)?,
+        n_audio_layer: field("n_audio_layer", 1 << 10)?,
+        n_text_ctx: field("n_text_ctx", 1 << 16)?,
+        n_text_state: field("n_text_state", 1 << 14)?,
+        n_text_head: field("n_text_head", 1 << 10)?,
+        n_text_layer: field("n_text_layer", 1 << 10)?,
+        n_mels: field("n_mels", 1 << 10)?,
+    };
+    let ftype = r.i32("the header (ftype)")?;
+    if !(0..100_000).contains(&ftype) {
+        return Err(format!("impossible file type {ftype} in the header"));
+    }
+    if !hp.n_audio_state.is_multiple_of(hp.n_audio_head)
+        || !hp.n_text_state.is_multiple_of(hp.n_text_head)
+    {
+        return Err("the header's head counts do not divide its state sizes".into());
+    }
+
+    let n_mel = r.i32("the mel filters")?;
+    let n_fft = r.i32("the mel filters")?;
+    if !(1..=1 << 10).contains(&n_mel) || !(1..=1 << 12).contains(&n_fft) {
+        return Err(format!("impossible mel filter bank {n_mel} x {n_fft}"));
+    }
+    r.skip(n_mel as u64 * n_fft as u64 * 4, "the mel filters")?;
+
+    let n_tokens = r.i32("the vocabulary")?;
+    if n_tokens < 0 || n_tokens as usize > hp.n_vocab {
+        return Err(format!(
+            "the vocabulary holds {n_tokens} tokens, the header says at most {}",
+            hp.n_vocab
+        ));
+    }
+    for _ in 0..n_tokens {
+        let token_len = r.i32("the vocabulary")?;
+        if !(0..=1 << 10).contains(&token_len) {
+            return Err(format!("impossible vocabulary token of {token_len} bytes"));
+        }
+        r.skip(token_len as u64, "the vocabulary")?;
+    }
+
+    // The tensors run to the end of the file.
+    let mut shapes: std::collections::HashMap<String, Vec<u64>> = Default::default();
+    let mut data_bytes = 0u64;
+    while r.pos < r.len {
+        if r.len - r.pos < 16 {
+            return Err(format!(
+                "truncated or padded: the {} bytes after the last whole tensor are too few for another",
+                r.len - r.pos
+            ));
+        }
+        let n_dims = r.i32("a tensor header")?;
+        let name_len = r.i32("a tensor header")?;
+        let ttype = r.i32("a tensor header")?;
+        if !(1..=4).contains(&n_dims) || !(1..=256).contains(&name_len) {
+            return Err(format!(
+                "tensor {} has an impossible header ({n_dims} dimensions, a name of {name_len} bytes)",
+                shapes.len() + 1
+            ));
+        }
+        let mut dims = Vec::with_capacity(n_dims as usize);
+        for _ in 0..n_dims {
+            let d = r.i32("a tensor header")?;
+            if d < 1 {
+                return Err(format!(
+                    "tensor {} has a dimension of {d}",
+                    shapes.len() + 1
+                ));
+            }
+            dims.push(d as u64);
+        }
+        let mut name = vec![0u8; name_len as usize];
+        r.bytes(&mut name, "a tensor name")?;
+        let name = String::from_utf8(name)
+            .map_err(|_| format!("tensor {} has a name that is not text", shapes.len() + 1))?;
+        let Some(&(_, block, block_bytes)) = TENSOR_TYPES.iter().find(|t| t.0 == ttype) else {
+            return Err(format!("tensor {name} has an unknown type {ttype}"));
+        };
+        let elements = dims.iter().product::<u64>();
+        if !dims[0].is_multiple_of(block) {
+            return Err(format!(
+                "tensor {name}: rows of {} do not fill whole blocks",
+                dims[0]
+            ));
+        }
+        let bytes = elements / block * block_bytes;
+        r.skip(bytes, &format!("tensor {name}"))?;
+        data_bytes += bytes;
+        if shapes.insert(name.clone(), dims).is_some() {
+            return Err(format!("tensor {name} appears twice"));
+        }
+    }
+
+    // The sizes whisper.cpp allocates by must be those of the tensors present.
+    let expect = |name: &str, want: &[usize]| -> std::result::Result<(), String> {
+        let want: Vec<u64> = want.iter().map(|&d| d as u64).collect();
+        match shapes.get(name) {
+            None => Err(format!("tensor {name} is missing")),
+            Some(got) if *got != want => Err(format!(
+                "tensor {name} has shape {got:?} but the header implies {want:?}"
+            )),
+            Some(_) => Ok(()),
+        }
+    };
+    expect("encoder.conv1.weight", &[3, hp.n_mels, hp.n_audio_state])?;
+    expect(
+        "encoder.positional_embedding",
+        &[hp.n_audio_state, hp.n_audio_ctx],
+    )?;
+    expect(
+        "decoder.positional_embedding",
+        &[hp.n_text_state, hp.n_text_ctx],
+    )?;
+    expect(
+        "decoder.token_embedding.weight",
+        &[hp.n_text_state, hp.n_vocab],
+    )?;
+    let layers = |prefix: &str| {
+        shapes
+            .keys()
+            .filter_map(|k| {
+                k.strip_prefix(prefix)?
+                    .split('.')
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .max()
+            .map_or(0, |last| last + 1)
+    };
+    let (audio_layers, text_layers) = (layers("encoder.blocks."), layers("decoder.blocks."));
+    if audio_layers != hp.n_audio_layer || text_layers != hp.n_text_layer {
+        return Err(format!(
+            "the header says {} encoder and {} decoder layers, the file holds {audio_layers} and {text_layers}",
+            hp.n_audio_layer, hp.n_text_layer
+        ));
+    }
+    if data_bytes == 0 {
+        return Err("no tensor data".into());
+    }
+    Ok(hp)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A miniature but complete Whisper file: one layer each side, 2 mels, a 4-token vocabulary.
+    fn tiny_whisper_file() -> Vec<u8> {
+        let mut out = Vec::new();
+        // magic, n_vocab, audio ctx/state/head/layer, text ctx/state/head/layer, n_mels, ftype
+        for v in [GGML_MAGIC as i32, 4, 2, 4, 1, 1, 2, 4, 1, 1, 2, 1] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [2i32, 3] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend(std::iter::repeat_n(0u8, 2 * 3 * 4));
+        out.extend_from_slice(&2i32.to_le_bytes());
+        for token in [&b"a"[..], b"bc"] {
+            out.extend_from_slice(&(token.len() as i32).to_le_bytes());
+            out.extend_from_slice(token);
+        }
+        let tensors: [(&str, &[usize], TensorType); 6] = [
+            ("encoder.conv1.weight", &[4, 2, 3], TensorType::F16),
+            ("encoder.positional_embedding", &[2, 4], TensorType::F32),
+            ("encoder.blocks.0.mlp_ln.bias", &[4], TensorType::F32),
+            ("decoder.positional_embedding", &[2, 4], TensorType::F32),
+            ("decoder.token_embedding.weight", &[4, 4], TensorType::F16),
+            ("decoder.blocks.0.mlp_ln.bias", &[4], TensorType::F32),
+        ];
+        for (name, shape, ty) in tensors {
+            let values = vec![0.5f32; shape.iter().product()];
+            ggml::write_tensor(&mut out, name, shape, ty, &values).unwrap();
+        }
+        out
+    }
+
+    fn check_bytes(bytes: &[u8]) -> std::result::Result<Hparams, String> {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), bytes).unwrap();
+        check(file.path()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn check_accepts_a_whole_file_and_refuses_every_truncation() {
+        let whole = tiny_whisper_file();
+        assert_eq!(check_bytes(&whole).unwrap().n_vocab, 4);
+        // Every cut is refused: inside a field it is "truncated", between two tensors the
+        // table is whole but short of what the header promises.
+        for cut in 0..whole.len() {
+            check_bytes(&whole[..cut]).expect_err(&format!("cut at {cut} accepted"));
+        }
+        let mut longer = whole.clone();
+        longer.extend_from_slice(&[0; 5]);
+        assert!(check_bytes(&longer)
+            .unwrap_err()
+            .contains("the 5 bytes after the last whole tensor"));
+    }
+
+    #[test]
+    fn check_refuses_headers_that_disagree_with_the_tensors() {
+        let whole = tiny_whisper_file();
+        let with = |offset: usize, value: i32| {
+            let mut b = whole.clone();
+            b[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
+            check_bytes(&b).unwrap_err()
+        };
+        assert!(with(4, i32::MAX).contains("impossible n_vocab"));
+        assert!(with(4, 3).contains("holds 2 tokens") || with(4, 3).contains("token_embedding"));
+        assert!(with(4, 5).contains("decoder.token_embedding.weight has shape"));
+        assert!(with(8, -1).contains("impossible n_audio_ctx"));
+        assert!(with(16, 3).contains("head counts"));
+        assert!(with(20, 2).contains("2 encoder and 1 decoder layers, the file holds 1 and 1"));
+        assert!(with(40, 3).contains("encoder.conv1.weight has shape"));
+        // The mel filter bank's size, then the first token's length.
+        assert!(with(52, 1 << 20).contains("mel filter bank"));
+        assert!(with(84, 1 << 20).contains("vocabulary token"));
+    }
 
     #[test]
     fn byte_decoder_inverts_gpt2_alphabet() {
