@@ -189,6 +189,59 @@ fn tag_refuses_bad_input_with_one_line_and_writes_nothing() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a position head"));
 }
 
+/// A head that is cut short, holds a NaN weight, or was trained on another text encoder is
+/// refused with one line and exit 5, never used: a NaN weight would turn every score into NaN,
+/// and another encoder's head would classify without error and without meaning.
+#[test]
+fn a_damaged_or_foreign_head_is_refused() {
+    let original = std::fs::read(root().join("models/positions/head.safetensors")).unwrap();
+    let header_len = u64::from_le_bytes(original[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&original[8..8 + header_len]).unwrap();
+    let b2 = 8 + header_len + header["b2"]["data_offsets"][0].as_u64().unwrap() as usize;
+    let mut nan = original.clone();
+    nan[b2..b2 + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let encoder_sha = header["__metadata__"]["encoder_sha256"].as_str().unwrap();
+    let foreign = String::from_utf8_lossy(&original[..8 + header_len])
+        .replace(encoder_sha, &"0".repeat(64))
+        .into_bytes();
+    let foreign = [&foreign[..], &original[8 + header_len..]].concat();
+    let cases = [
+        (
+            "cut.safetensors",
+            original[..original.len() / 2].to_vec(),
+            "not a position head",
+        ),
+        (
+            "nan.safetensors",
+            nan,
+            "tensor b2 holds NaN or infinite weights",
+        ),
+        (
+            "foreign.safetensors",
+            foreign,
+            "not made for the installed text encoder",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes, expected) in cases {
+        let head = dir.path().join(name);
+        std::fs::write(&head, bytes).unwrap();
+        let o = rapporteur()
+            .args(["tag", "--head", head.to_str().unwrap(), "-"])
+            .write_stdin("We support it.\n")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(5), "{name}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{name}: {err}");
+        assert!(
+            err.contains(name) && err.contains(expected),
+            "{name}: {err}"
+        );
+        assert!(o.stdout.is_empty(), "{name}");
+    }
+}
+
 fn eval(args: &[&str]) -> serde_json::Value {
     let out = rapporteur()
         .args(["eval", "positions", "--json"])

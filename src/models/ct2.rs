@@ -115,8 +115,9 @@ impl Ct2Model {
     }
 
     pub fn read(path: &Path) -> Result<Ct2Model> {
-        let bytes =
-            std::fs::read(path).map_err(|e| Error::model(path, format!("cannot read: {e}")))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::model(path, format!("cannot read: {}", crate::error::io_cause(&e)))
+        })?;
         Self::parse(&bytes)
             .map_err(|cause| Error::model(path, format!("not a CTranslate2 model.bin: {cause}")))
     }

@@ -198,8 +198,12 @@ pub fn resolve_whisper(spec: &str) -> Result<ResolvedModel> {
         Some(e) => e,
         None => read_sidecar(&sidecar)?.sha256,
     };
-    let actual =
-        fsutil::sha256_file(&path).map_err(|e| Error::model(&path, format!("cannot read: {e}")))?;
+    let actual = fsutil::sha256_file(&path).map_err(|e| {
+        Error::model(
+            &path,
+            format!("cannot read: {}", crate::error::io_cause(&e)),
+        )
+    })?;
     if actual != expected {
         return Err(Error::model(
             &path,
@@ -221,8 +225,12 @@ pub fn resolve_whisper(spec: &str) -> Result<ResolvedModel> {
 }
 
 fn resolve_path(path: &Path) -> Result<ResolvedModel> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Error::model(path, format!("cannot open model: {e}")))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Error::model(
+            path,
+            format!("cannot open model: {}", crate::error::io_cause(&e)),
+        )
+    })?;
     if !meta.is_file() {
         return Err(Error::model(path, "is not a model file"));
     }
@@ -238,8 +246,8 @@ fn resolve_path(path: &Path) -> Result<ResolvedModel> {
     }
     // A file given by path has no recorded checksum to protect whisper.cpp from it.
     whisper_ggml::check(path)?;
-    let sha256 =
-        fsutil::sha256_file(path).map_err(|e| Error::model(path, format!("cannot read: {e}")))?;
+    let sha256 = fsutil::sha256_file(path)
+        .map_err(|e| Error::model(path, format!("cannot read: {}", crate::error::io_cause(&e))))?;
     // A checksum file beside it (`<file>.sha256`, as sha256sum writes) is honoured.
     let mut sums = path.as_os_str().to_owned();
     sums.push(".sha256");

@@ -62,8 +62,12 @@ pub fn resolve_packaged(name: &str) -> Result<PackagedModel> {
                 ),
             ));
         }
-        let sha = fsutil::sha256_file(&path)
-            .map_err(|e| Error::model(&path, format!("cannot read: {e}")))?;
+        let sha = fsutil::sha256_file(&path).map_err(|e| {
+            Error::model(
+                &path,
+                format!("cannot read: {}", crate::error::io_cause(&e)),
+            )
+        })?;
         if sha != file.sha256 {
             return Err(Error::model(
                 &path,

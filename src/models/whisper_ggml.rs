@@ -469,10 +469,11 @@ impl FieldReader {
 /// what whisper.cpp allocates proportional to the file.
 pub fn check(path: &Path) -> Result<Hparams> {
     let fail = |cause: String| Error::model(path, cause);
-    let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot open model: {e}")))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| fail(format!("cannot open model: {}", crate::error::io_cause(&e))))?;
     let len = file
         .metadata()
-        .map_err(|e| fail(format!("cannot open model: {e}")))?
+        .map_err(|e| fail(format!("cannot open model: {}", crate::error::io_cause(&e))))?
         .len();
     let mut r = FieldReader {
         inner: std::io::BufReader::new(file),

@@ -148,6 +148,17 @@ impl Head {
                 b2.dims()
             )));
         }
+        // NaN or infinite weights would turn every probability into NaN downstream.
+        for (name, t) in [("w1", &w1), ("b1", &b1), ("w2", &w2), ("b2", &b2)] {
+            let values = t
+                .flatten_all()
+                .and_then(|t| t.to_dtype(candle_core::DType::F32))
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(|e| bad(e.to_string()))?;
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(bad(format!("tensor {name} holds NaN or infinite weights")));
+            }
+        }
         let labels = metadata.get("labels").map(String::as_str).unwrap_or("");
         let expected: Vec<&str> = Move::ALL.iter().map(|m| m.name()).collect();
         if labels != expected.join(",") {

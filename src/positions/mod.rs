@@ -64,8 +64,12 @@ impl PositionTagger {
         let encoder = TextEncoder::load(&minilm.dir)?;
         let (head, head_name, head_sha) = match head_path {
             Some(path) => {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| crate::Error::model(path, format!("cannot read: {}", e.kind())))?;
+                let bytes = std::fs::read(path).map_err(|e| {
+                    crate::Error::model(
+                        path,
+                        format!("cannot read: {}", crate::error::io_cause(&e)),
+                    )
+                })?;
                 (
                     Head::from_bytes(&bytes, path)?,
                     path.display().to_string(),
@@ -78,6 +82,21 @@ impl PositionTagger {
                 fsutil::sha256_bytes(BUILT_IN_HEAD),
             ),
         };
+        // A head reads the embeddings of the encoder it was trained on; another encoder's
+        // embeddings would be classified without error and without meaning.
+        let trained_on = head.metadata.get("encoder_sha256").map(String::as_str);
+        if trained_on != Some(minilm.sha256.as_str()) {
+            return Err(crate::Error::model(
+                Path::new(&head_name),
+                format!(
+                    "not made for the installed text encoder (it names sha256 {}, the installed {} is {}); \
+                     retrain it with `rapporteur train positions`",
+                    trained_on.unwrap_or("none"),
+                    minilm.name,
+                    minilm.sha256
+                ),
+            ));
+        }
         Ok(PositionTagger {
             encoder,
             head,
