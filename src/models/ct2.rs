@@ -145,8 +145,11 @@ impl Ct2Model {
             let dtype = Dtype::from_id(dtype_id)
                 .ok_or(format!("variable {name}: unknown dtype {dtype_id}"))?;
             let n_bytes = r.u32()? as usize;
-            let expected = shape.iter().product::<usize>() * dtype.size();
-            if n_bytes != expected {
+            // Checked: a forged shape must not wrap around to the byte count it claims.
+            let expected = shape
+                .iter()
+                .try_fold(dtype.size(), |n, &d| n.checked_mul(d));
+            if expected != Some(n_bytes) {
                 return Err(format!(
                     "variable {name}: {n_bytes} bytes for shape {shape:?} of {dtype:?}"
                 ));
@@ -248,5 +251,24 @@ mod tests {
             let _ = Ct2Model::parse(&b[..cut]);
         }
         assert!(Ct2Model::parse(&b[..b.len() - 3]).is_err());
+    }
+
+    #[test]
+    fn a_shape_whose_size_overflows_is_refused() {
+        // 65536^4 f32 values are 2^66 bytes: wrapped to 64 bits that is 0, the byte count given.
+        let mut b = Vec::new();
+        b.extend_from_slice(&6u32.to_le_bytes());
+        put_str(&mut b, "WhisperSpec");
+        b.extend_from_slice(&3u32.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        put_str(&mut b, "huge");
+        b.push(4);
+        for _ in 0..4 {
+            b.extend_from_slice(&65536u32.to_le_bytes());
+        }
+        b.push(0);
+        b.extend_from_slice(&0u32.to_le_bytes());
+        let err = Ct2Model::parse(&b).unwrap_err();
+        assert!(err.contains("variable huge: 0 bytes"), "{err}");
     }
 }
