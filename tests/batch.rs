@@ -4,12 +4,12 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{rapporteur, require_default_model, root};
+use common::{leftovers, rapporteur, require_default_model, root};
 use rapporteur::batch::{DoneMarker, IndexEntry, Status};
 use serde_json::Value;
 
@@ -54,21 +54,6 @@ fn read_index(path: &Path) -> Vec<IndexEntry> {
 
 fn by_key(entries: &[IndexEntry]) -> BTreeMap<String, IndexEntry> {
     entries.iter().map(|e| (e.key.clone(), e.clone())).collect()
-}
-
-/// Every path under `dir` (files and folders) whose name starts with `.rapporteur-`.
-fn leftovers(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if e.file_name().to_string_lossy().starts_with(".rapporteur-") {
-            found.push(p.clone());
-        }
-        if p.is_dir() {
-            found.extend(leftovers(&p));
-        }
-    }
-    found
 }
 
 /// The done marker of `folder`, after checking that every file it lists is there with its

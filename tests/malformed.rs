@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use common::{require_default_model, root, shared, tree};
+use common::{leftovers, require_default_model, root, shared, tree};
 use serde_json::Value;
 
 /// Each run must end within this.
@@ -511,21 +511,6 @@ fn run_limited(args: &[&std::ffi::OsStr], scratch: &Path) -> Outcome {
         stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
         elapsed: started.elapsed(),
     }
-}
-
-/// Every `.rapporteur-*` path below `dir`.
-fn leftovers(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if e.file_name().to_string_lossy().starts_with(".rapporteur-") {
-            found.push(p.clone());
-        }
-        if p.is_dir() {
-            found.extend(leftovers(&p));
-        }
-    }
-    found
 }
 
 /// `rapporteur run INPUT -o OUT` under the limits; return a problem description, or the outcome

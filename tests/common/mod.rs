@@ -72,3 +72,18 @@ pub fn tree(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Every path under `dir` (files and folders, a temporary file or stage left behind) whose name starts with `.rapporteur-`.
+pub fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if e.file_name().to_string_lossy().starts_with(".rapporteur-") {
+            found.push(p.clone());
+        }
+        if p.is_dir() {
+            found.extend(leftovers(&p));
+        }
+    }
+    found
+}
