@@ -10,7 +10,6 @@ mod packaged;
 pub mod whisper_ggml;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -198,12 +197,7 @@ pub fn resolve_whisper(spec: &str) -> Result<ResolvedModel> {
         Some(e) => e,
         None => read_sidecar(&sidecar)?.sha256,
     };
-    let actual = fsutil::sha256_file(&path).map_err(|e| {
-        Error::model(
-            &path,
-            format!("cannot read: {}", crate::error::io_cause(&e)),
-        )
-    })?;
+    let actual = model_sha256(&path)?;
     if actual != expected {
         return Err(Error::model(
             &path,
@@ -234,20 +228,9 @@ fn resolve_path(path: &Path) -> Result<ResolvedModel> {
     if !meta.is_file() {
         return Err(Error::model(path, "is not a model file"));
     }
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .map_err(|_| Error::model(path, "is not a GGML Whisper model (too short)"))?;
-    if u32::from_le_bytes(magic) != 0x6767_6d6c {
-        return Err(Error::model(
-            path,
-            "is not a GGML Whisper model (bad magic number)",
-        ));
-    }
     // A file given by path has no recorded checksum to protect whisper.cpp from it.
     whisper_ggml::check(path)?;
-    let sha256 = fsutil::sha256_file(path)
-        .map_err(|e| Error::model(path, format!("cannot read: {}", crate::error::io_cause(&e))))?;
+    let sha256 = model_sha256(path)?;
     // A checksum file beside it (`<file>.sha256`, as sha256sum writes) is honoured.
     let mut sums = path.as_os_str().to_owned();
     sums.push(".sha256");
@@ -272,6 +255,12 @@ fn resolve_path(path: &Path) -> Result<ResolvedModel> {
         path: path.to_path_buf(),
         sha256,
     })
+}
+
+/// sha256 of a model file, with a model error naming it when it cannot be read.
+pub(crate) fn model_sha256(path: &Path) -> Result<String> {
+    fsutil::sha256_file(path)
+        .map_err(|e| Error::model(path, format!("cannot read: {}", crate::error::io_cause(&e))))
 }
 
 fn read_sidecar(path: &Path) -> Result<InstalledModel> {

@@ -8,7 +8,6 @@ use super::{
     ManifestModel, Quantization,
 };
 use crate::error::{Error, Result};
-use crate::fsutil;
 
 /// An installed packaged model whose every file has just been verified.
 #[derive(Debug, Clone)]
@@ -62,12 +61,7 @@ pub fn resolve_packaged(name: &str) -> Result<PackagedModel> {
                 ),
             ));
         }
-        let sha = fsutil::sha256_file(&path).map_err(|e| {
-            Error::model(
-                &path,
-                format!("cannot read: {}", crate::error::io_cause(&e)),
-            )
-        })?;
+        let sha = super::model_sha256(&path)?;
         if sha != file.sha256 {
             return Err(Error::model(
                 &path,

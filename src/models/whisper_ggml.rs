@@ -480,6 +480,14 @@ pub fn check(path: &Path) -> Result<Hparams> {
         pos: 0,
         len,
     };
+    if !r
+        .i32("the magic number")
+        .is_ok_and(|magic| magic as u32 == GGML_MAGIC)
+    {
+        return Err(fail(
+            "is not a GGML Whisper model (no GGML magic number)".into(),
+        ));
+    }
     check_fields(&mut r).map_err(|cause| {
         fail(format!(
             "{cause}; it is not a whole GGML Whisper model (re-fetch or re-convert it)"
@@ -487,10 +495,8 @@ pub fn check(path: &Path) -> Result<Hparams> {
     })
 }
 
+/// Everything after the magic number.
 fn check_fields(r: &mut FieldReader) -> std::result::Result<Hparams, String> {
-    if r.i32("the magic number")? as u32 != GGML_MAGIC {
-        return Err("bad magic number".into());
-    }
     let mut field = |name: &str, max: i32| -> std::result::Result<usize, String> {
         let v = r.i32(&format!("the header ({name})"))?;
         if v < 1 || v > max {
