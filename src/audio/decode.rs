@@ -122,10 +122,7 @@ pub fn open_recording(path: &Path) -> Result<OpenedRecording> {
         .map_err(|e| Error::input(path, io_cause(&e)))?;
     // A WAV written to a pipe (ffmpeg, sox) cannot go back to fill in its sizes and leaves them
     // at 0xFFFFFFFF: its length is unknown and the audio simply runs to the end of the file.
-    let streamed_wav = head.len() >= 12
-        && &head[..4] == b"RIFF"
-        && &head[8..12] == b"WAVE"
-        && head[4..8] == [0xff; 4];
+    let streamed_wav = is_riff_wave(&head) && head[4..8] == [0xff; 4];
 
     let source = OffsetSource {
         file,
@@ -522,14 +519,15 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// Whether `head` starts a RIFF WAVE file.
+fn is_riff_wave(head: &[u8]) -> bool {
+    head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WAVE"
+}
+
 /// The format tag of a RIFF WAVE file whose `fmt ` chunk comes first, when it is one the
 /// decoder does not know (PCM, float, extensible, ADPCM, A-law and mu-law are known).
 fn wav_format_tag(head: &[u8]) -> Option<u16> {
-    if head.len() < 22
-        || &head[..4] != b"RIFF"
-        || &head[8..12] != b"WAVE"
-        || &head[12..16] != b"fmt "
-    {
+    if head.len() < 22 || !is_riff_wave(head) || &head[12..16] != b"fmt " {
         return None;
     }
     let tag = u16::from_le_bytes([head[20], head[21]]);
