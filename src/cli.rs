@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use rapporteur::output::Format;
+use rapporteur::output::{Format, Layout};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,11 +41,12 @@ pub enum Command {
     /// Evaluation helpers.
     #[command(subcommand)]
     Eval(EvalCommand),
-    /// Tag negotiation positions in text without audio (plain lines, JSONL, SRT, VTT or a
-    /// transcript.json); writes JSON Lines, one tagged utterance per line.
+    /// Tag negotiation positions in text without audio (plain lines, JSONL, SRT, VTT, WhisperX
+    /// JSON or a transcript.json); writes JSON Lines, one tagged utterance per line.
     Tag(TagArgs),
     /// Build summary.json and the reports from an existing transcript, without audio: a
-    /// transcript.json from `run`, WebVTT, SRT, JSON Lines, or text with `Speaker: ` prefixes.
+    /// transcript.json from `run`, WhisperX JSON, WebVTT, SRT, JSON Lines, or text with
+    /// `Speaker: ` prefixes.
     Analyze(AnalyzeArgs),
     /// Print the JSON Schema of summary.json (as published in schema/summary.schema.json).
     Schema,
@@ -380,6 +381,39 @@ pub struct PipelineArgs {
     /// Speech probability at which speech starts, for diarization.
     #[arg(long, value_name = "P", help_heading = "Speakers")]
     pub speaker_vad_threshold: Option<f32>,
+
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+}
+
+/// How subtitle cues are laid out: shared by `run`, `batch` and `analyze`.
+#[derive(Debug, Args)]
+pub struct LayoutArgs {
+    /// Wrap subtitle lines at word boundaries to at most N characters (SRT's `Speaker: `
+    /// prefix counts; a longer word stands alone) [default: one line per segment].
+    #[arg(long, value_name = "N", help_heading = "Subtitles")]
+    pub max_line_width: Option<usize>,
+
+    /// At most N lines per subtitle cue (with --max-line-width): a longer segment becomes
+    /// several cues, each shown while its own words are said.
+    #[arg(long, value_name = "N", help_heading = "Subtitles")]
+    pub max_line_count: Option<usize>,
+
+    /// Start every line of transcript.txt with its cue's times, one line per cue:
+    /// `[00:00:01.000 --> 00:00:03.500] S1: text`.
+    #[arg(long, help_heading = "Subtitles")]
+    pub txt_timestamps: bool,
+}
+
+impl LayoutArgs {
+    /// The layout asked for; 0 or absurd numbers are usage errors.
+    pub fn layout(&self) -> Result<Layout, rapporteur::Error> {
+        Layout::new(
+            self.max_line_width,
+            self.max_line_count,
+            self.txt_timestamps,
+        )
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -464,6 +498,8 @@ pub struct AnalyzeArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
 }
 
 #[derive(Debug, Subcommand)]

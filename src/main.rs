@@ -206,6 +206,7 @@ fn run_options(args: &PipelineArgs, threads: usize) -> Result<RunOptions, Error>
         positions: (!args.no_positions).then(|| PositionOptions {
             head: args.positions_head.clone(),
         }),
+        layout: args.layout.layout()?,
     })
 }
 
@@ -806,6 +807,7 @@ fn analyze_command(args: cli::AnalyzeArgs) -> Result<(), Error> {
             head: args.positions_head.clone(),
         }),
         retag: args.retag,
+        layout: args.layout.layout()?,
     };
     let rep = rapporteur::pipeline::analyze(&args.input, &output, &opts)?;
     if !args.quiet {

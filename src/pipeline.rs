@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub diarize: Option<DiarizeOptions>,
     /// Negotiation positions; None skips tagging (`--no-positions`).
     pub positions: Option<PositionOptions>,
+    /// How subtitle and timestamped text cues are laid out.
+    pub layout: output::Layout,
 }
 
 /// Settings of the position stage.
@@ -209,6 +211,7 @@ impl RunOptions {
                 .collect::<Vec<_>>()
                 .into(),
         );
+        self.layout.record(&mut o);
         o
     }
 }
@@ -716,6 +719,7 @@ impl Pipeline {
             &summary,
             out_dir,
             &opts.formats,
+            &opts.layout,
             input,
             |stage| match seal {
                 Some(seal) => seal(stage, &report),
@@ -760,6 +764,8 @@ pub struct AnalyzeOptions {
     pub positions: Option<PositionOptions>,
     /// Tag every utterance again, even those a transcript.json already has positions for.
     pub retag: bool,
+    /// How subtitle and timestamped text cues are laid out.
+    pub layout: output::Layout,
 }
 
 /// What `analyze` did, for the summary line and `--json`.
@@ -768,7 +774,7 @@ pub struct AnalyzeReport {
     pub input: PathBuf,
     pub output_dir: PathBuf,
     pub files: Vec<PathBuf>,
-    /// "transcript", "vtt", "srt", "jsonl" or "lines".
+    /// "transcript", "whisperx", "vtt", "srt", "jsonl" or "lines".
     pub format: String,
     pub utterances: usize,
     /// Utterances tagged by this run (0 when the transcript had them all).
@@ -802,6 +808,7 @@ pub fn analyze(input: &Path, out_dir: &Path, opts: &AnalyzeOptions) -> Result<An
         InputFormat::Srt => "srt",
         InputFormat::Vtt => "vtt",
         InputFormat::Transcript => "transcript",
+        InputFormat::Whisperx => "whisperx",
     };
     let sha256 = fsutil::sha256_bytes(text.as_bytes());
     let (mut transcript, timed, recording_known) = if format == InputFormat::Transcript {
@@ -879,6 +886,7 @@ pub fn analyze(input: &Path, out_dir: &Path, opts: &AnalyzeOptions) -> Result<An
                 .into(),
         ),
     ]);
+    opts.layout.record(&mut processing.options);
     let mut summary = summary::build(
         &transcript,
         Context {
@@ -909,7 +917,7 @@ pub fn analyze(input: &Path, out_dir: &Path, opts: &AnalyzeOptions) -> Result<An
     // Every file is rendered and staged before any is put in place.
     let mut staged = Vec::new();
     for f in &opts.formats {
-        let exporter = f.exporter();
+        let exporter = f.exporter_with(&opts.layout);
         let path = out_dir.join(exporter.file_name());
         let tmp = fsutil::TempPath::for_target(&path)?;
         std::fs::write(tmp.path(), exporter.render(&transcript, &summary))
@@ -967,7 +975,7 @@ fn transcript_of(
                 start,
                 end: end.max(start),
                 text: u.text,
-                words: Vec::new(),
+                words: if timed { u.words } else { Vec::new() },
                 avg_logprob: 0.0,
                 no_speech_prob: 0.0,
                 speaker: u.speaker,
@@ -1135,6 +1143,8 @@ pub fn relabel(dir: &Path, names: &Names) -> Result<Vec<PathBuf>> {
         .ok()
         .and_then(|text| serde_json::from_str::<Summary>(&text).ok())
         .map_or_else(|| Processing::new("relabel"), |s| s.processing);
+    // Subtitles are laid out again as the folder's were made.
+    let layout = output::Layout::from_options(&processing.options);
     let (timed, recording_known) = times_and_recording(&transcript);
     let summary = summary::build(
         &transcript,
@@ -1145,7 +1155,7 @@ pub fn relabel(dir: &Path, names: &Names) -> Result<Vec<PathBuf>> {
             processing,
         },
     );
-    output::write_formats(&transcript, &summary, dir, &present)
+    output::write_formats(&transcript, &summary, dir, &present, &layout)
 }
 
 fn notes(t: &Transcript) -> Vec<String> {
@@ -1211,6 +1221,7 @@ fn write_output_dir(
     summary: &Summary,
     out_dir: &Path,
     formats: &[Format],
+    layout: &output::Layout,
     input: &Path,
     seal: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<()> {
@@ -1231,7 +1242,7 @@ fn write_output_dir(
         .tempdir_in(parent)
         .map_err(|e| Error::output(parent, format!("cannot write here: {e}")))?;
     let _forced_exit_removes = crate::interrupt::Temporary::register(stage.path());
-    output::write_formats(t, summary, stage.path(), formats)?;
+    output::write_formats(t, summary, stage.path(), formats, layout)?;
     let marker = canonical(input).display().to_string();
     fsutil::write_atomic(&stage.path().join(SOURCE_MARKER), marker.as_bytes())?;
     seal(stage.path())?;

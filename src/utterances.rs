@@ -1,12 +1,12 @@
-//! Reading utterances from transcripts made elsewhere (verbatim records, subtitles, our own
-//! transcript.json), for commands that work on text without audio.
+//! Reading utterances from transcripts made elsewhere (verbatim records, subtitles, WhisperX
+//! JSON, our own transcript.json), for commands that work on text without audio.
 
 use std::sync::OnceLock;
 
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::transcript::Transcript;
+use crate::transcript::{Transcript, Word};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InputFormat {
@@ -21,6 +21,10 @@ pub enum InputFormat {
     Vtt,
     /// A transcript.json written by `rapporteur run`.
     Transcript,
+    /// WhisperX's JSON output: "segments" with "start", "end", "text", and optionally
+    /// "speaker" and "words" (each with "word", and "start", "end", "score", "speaker" when
+    /// aligned).
+    Whisperx,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,6 +35,8 @@ pub struct Utterance {
     pub end: Option<f64>,
     /// Fields of a JSONL input line other than "text", kept as they were.
     pub extra: Map<String, Value>,
+    /// The words with their times, when the input has them (WhisperX).
+    pub words: Vec<Word>,
 }
 
 /// Guess the format: by extension first, then by the first non-blank characters.
@@ -44,12 +50,19 @@ pub fn detect(name: &str, text: &str) -> InputFormat {
         (".json", InputFormat::Transcript),
     ] {
         if lower.ends_with(ext) {
-            return f;
+            return if f == InputFormat::Transcript && is_whisperx(text) {
+                InputFormat::Whisperx
+            } else {
+                f
+            };
         }
     }
     let head = text.trim_start_matches('\u{feff}').trim_start();
     if head.starts_with("WEBVTT") {
         InputFormat::Vtt
+    } else if head.starts_with('{') && is_whisperx(head) {
+        // Before JSONL: WhisperX writes its JSON on one line.
+        InputFormat::Whisperx
     } else if head.starts_with('{') {
         // A transcript.json is one object over many lines; JSONL has one per line.
         match head.lines().next() {
@@ -61,6 +74,22 @@ pub fn detect(name: &str, text: &str) -> InputFormat {
     } else {
         InputFormat::Lines
     }
+}
+
+/// WhisperX JSON: one object with a "segments" list of objects with "text" (the reader checks
+/// the rest, to name what is wrong), and no rapporteur "schema".
+fn is_whisperx(text: &str) -> bool {
+    let Ok(Value::Object(o)) = serde_json::from_str::<Value>(text.trim_start_matches('\u{feff}'))
+    else {
+        return false;
+    };
+    !o.contains_key("schema")
+        && o.get("segments")
+            .and_then(Value::as_array)
+            .is_some_and(|segs| {
+                segs.first()
+                    .is_none_or(|s| s.get("text").is_some_and(Value::is_string))
+            })
 }
 
 fn timing_re() -> &'static Regex {
@@ -124,6 +153,7 @@ pub fn read(name: &str, text: &str, format: InputFormat) -> Result<Vec<Utterance
             .collect()),
         InputFormat::Jsonl => read_jsonl(text),
         InputFormat::Srt | InputFormat::Vtt => read_cues(text, format == InputFormat::Vtt),
+        InputFormat::Whisperx => read_whisperx(text),
         InputFormat::Transcript => {
             let t: Transcript =
                 serde_json::from_str(text).map_err(|e| format!("not a transcript.json: {e}"))?;
@@ -136,6 +166,7 @@ pub fn read(name: &str, text: &str, format: InputFormat) -> Result<Vec<Utterance
                     start: Some(s.start),
                     end: Some(s.end),
                     extra: Map::from_iter([("segment".to_string(), Value::from(s.id))]),
+                    words: Vec::new(),
                 })
                 .collect())
         }
@@ -172,6 +203,7 @@ fn read_jsonl(text: &str) -> Result<Vec<Utterance>, String> {
             start,
             end,
             extra: obj,
+            words: Vec::new(),
         });
     }
     Ok(out)
@@ -245,8 +277,127 @@ fn read_cues(text: &str, vtt: bool) -> Result<Vec<Utterance>, String> {
                 start: Some(start),
                 end: Some(end),
                 extra: Map::new(),
+                words: Vec::new(),
             });
         }
+    }
+    Ok(out)
+}
+
+/// WhisperX JSON: each segment with text is an utterance, with its speaker and its words.
+/// Words WhisperX could not align (numbers, symbols) have no times: they get a share of the
+/// time between their timed neighbours by their characters.
+fn read_whisperx(text: &str) -> Result<Vec<Utterance>, String> {
+    let root: Value = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
+    let segments = root
+        .get("segments")
+        .and_then(Value::as_array)
+        .ok_or("not WhisperX JSON: no \"segments\" list")?;
+    let mut out = Vec::new();
+    for (i, seg) in segments.iter().enumerate() {
+        let at = |why: &str| format!("segments[{i}]: {why}");
+        let seg = seg.as_object().ok_or_else(|| at("not a JSON object"))?;
+        let text = seg
+            .get("text")
+            .and_then(Value::as_str)
+            .ok_or_else(|| at("no \"text\" string"))?
+            .trim();
+        let time = |key: &str| {
+            seg.get(key)
+                .and_then(Value::as_f64)
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .ok_or_else(|| at(&format!("no \"{key}\" time in seconds")))
+        };
+        let (start, end) = (time("start")?, time("end")?);
+        if end < start {
+            return Err(at(&format!("ends ({end}) before it starts ({start})")));
+        }
+        let words = match seg.get("words") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(words)) => {
+                whisperx_words(words, start, end).map_err(|e| format!("segments[{i}]{e}"))?
+            }
+            Some(_) => return Err(at("\"words\" is not a list")),
+        };
+        if text.is_empty() {
+            continue;
+        }
+        out.push(Utterance {
+            text: text.to_string(),
+            speaker: seg.get("speaker").and_then(Value::as_str).map(String::from),
+            start: Some(start),
+            end: Some(end),
+            extra: Map::from_iter([("segment".to_string(), Value::from(i))]),
+            words,
+        });
+    }
+    Ok(out)
+}
+
+/// The words of a WhisperX segment from `start` to `end`, each timed (see [`read_whisperx`]).
+fn whisperx_words(words: &[Value], start: f64, end: f64) -> Result<Vec<Word>, String> {
+    let mut out: Vec<Word> = Vec::new();
+    // Indices of `out` whose times are still to be found.
+    let mut untimed: Vec<usize> = Vec::new();
+    for (j, w) in words.iter().enumerate() {
+        let text = w
+            .get("word")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!(".words[{j}]: no \"word\" string"))?
+            .trim();
+        if text.is_empty() {
+            continue;
+        }
+        let time = |key: &str| {
+            w.get(key)
+                .and_then(Value::as_f64)
+                .filter(|t| t.is_finite())
+                .map(|t| t.clamp(start, end))
+        };
+        let times = match (time("start"), time("end")) {
+            (Some(s), Some(e)) => Some((s, e.max(s))),
+            _ => None,
+        };
+        out.push(Word {
+            start: times.map_or(0.0, |t| t.0),
+            end: times.map_or(0.0, |t| t.1),
+            text: text.to_string(),
+            probability: w.get("score").and_then(Value::as_f64).unwrap_or(0.0) as f32,
+            speaker: w.get("speaker").and_then(Value::as_str).map(String::from),
+        });
+        if times.is_none() {
+            untimed.push(out.len() - 1);
+        }
+    }
+    // Each run of untimed words shares the time between the words around it.
+    let mut k = 0;
+    while k < untimed.len() {
+        let first = untimed[k];
+        let mut last = first;
+        while k + 1 < untimed.len() && untimed[k + 1] == last + 1 {
+            k += 1;
+            last += 1;
+        }
+        let from = if first == 0 {
+            start
+        } else {
+            out[first - 1].end
+        };
+        let to = out.get(last + 1).map_or(end, |w| w.start).max(from);
+        let chars: Vec<usize> = out[first..=last]
+            .iter()
+            .map(|w| w.text.chars().count().max(1))
+            .collect();
+        let total = chars.iter().sum::<usize>() as f64;
+        // Whole milliseconds, as the times of a transcript are.
+        let ms = |t: f64| (t * 1000.0).round() / 1000.0;
+        let mut t = from;
+        for (w, n) in out[first..=last].iter_mut().zip(chars) {
+            w.start = ms(t);
+            t += (to - from) * n as f64 / total;
+            w.end = ms(t);
+        }
+        k += 1;
     }
     Ok(out)
 }
@@ -313,5 +464,42 @@ mod tests {
         )
         .unwrap();
         assert_eq!((u[0].start, u[0].end), (Some(2.5), Some(3.0)));
+    }
+
+    #[test]
+    fn whisperx_json_with_speakers_and_unaligned_words() {
+        let json = r#"{"segments": [{"start": 0.5, "end": 3.0, "text": " We support 2 options.", "speaker": "SPEAKER_00",
+            "words": [{"word": "We", "start": 0.5, "end": 0.7, "score": 0.9, "speaker": "SPEAKER_00"},
+                      {"word": "support", "start": 0.8, "end": 1.2, "score": 0.8},
+                      {"word": "2"},
+                      {"word": "options.", "start": 2.0, "end": 3.0, "score": 0.7}]},
+            {"start": 4.0, "end": 5.0, "text": " Objection."}], "language": "en"}"#;
+        for name in ["whisperx.json", "out", "<stdin>"] {
+            assert_eq!(detect(name, json), InputFormat::Whisperx, "{name}");
+        }
+        let one_line = json.replace('\n', " ");
+        assert_eq!(detect("x", &one_line), InputFormat::Whisperx);
+        let u = read("a.json", json, InputFormat::Auto).unwrap();
+        assert_eq!(u.len(), 2);
+        assert_eq!(u[0].text, "We support 2 options.");
+        assert_eq!(u[0].speaker.as_deref(), Some("SPEAKER_00"));
+        assert_eq!((u[0].start, u[0].end), (Some(0.5), Some(3.0)));
+        assert_eq!(u[0].words.len(), 4);
+        // "2" fills the gap between "support" and "options.".
+        assert_eq!((u[0].words[2].start, u[0].words[2].end), (1.2, 2.0));
+        assert_eq!(u[1].speaker, None);
+        assert!(u[1].words.is_empty());
+        // Our own transcript.json is not taken for WhisperX.
+        let ours = r#"{"schema": "rapporteur.transcript/1", "segments": [{"start": 0, "end": 1, "text": "x"}]}"#;
+        assert_eq!(detect("transcript.json", ours), InputFormat::Transcript);
+        // Bad input names the segment and the cause.
+        let err = read(
+            "a.json",
+            r#"{"segments": [{"start": 0, "end": 1, "text": "a"}, {"end": 2, "text": "b"}]}"#,
+            InputFormat::Whisperx,
+        )
+        .unwrap_err();
+        assert_eq!(err, "segments[1]: no \"start\" time in seconds");
+        assert!(read("a.json", "[1, 2]", InputFormat::Whisperx).is_err());
     }
 }

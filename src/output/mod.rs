@@ -1,6 +1,8 @@
 //! Writers for every output format: one `Exporter` per format, all rendering the same
-//! [`Transcript`]. Adding a format means adding one file here.
+//! [`Transcript`]. Adding a format means adding one file here. Subtitle and text cues are laid
+//! out by [`cues`], following the [`Layout`] asked for.
 
+mod cues;
 mod html;
 mod json;
 mod markdown;
@@ -17,6 +19,7 @@ use crate::fsutil;
 use crate::summary::Summary;
 use crate::transcript::Transcript;
 
+pub use cues::Layout;
 pub use html::HtmlExporter;
 pub use json::JsonExporter;
 pub use markdown::MarkdownExporter;
@@ -101,12 +104,19 @@ impl Format {
         matches!(self, Format::Rttm)
     }
 
+    /// The exporter with the default layout (also what gives a format's file name).
     pub fn exporter(self) -> Box<dyn Exporter> {
+        self.exporter_with(&Layout::default())
+    }
+
+    /// The exporter, laying out cues as `layout` says (only srt, vtt and txt have cues).
+    pub fn exporter_with(self, layout: &Layout) -> Box<dyn Exporter> {
+        let layout = *layout;
         match self {
             Format::Json => Box::new(JsonExporter),
-            Format::Srt => Box::new(SrtExporter),
-            Format::Vtt => Box::new(VttExporter),
-            Format::Txt => Box::new(TxtExporter),
+            Format::Srt => Box::new(SrtExporter { layout }),
+            Format::Vtt => Box::new(VttExporter { layout }),
+            Format::Txt => Box::new(TxtExporter { layout }),
             Format::Rttm => Box::new(RttmExporter),
             Format::Summary => Box::new(SummaryExporter),
             Format::Md => Box::new(MarkdownExporter),
@@ -115,17 +125,18 @@ impl Format {
     }
 }
 
-/// Write every requested format into `dir` (which must exist); each file appears complete or
-/// not at all. Returns the paths written.
+/// Write every requested format into `dir` (which must exist), cues laid out as `layout` says;
+/// each file appears complete or not at all. Returns the paths written.
 pub fn write_formats(
     transcript: &Transcript,
     summary: &Summary,
     dir: &Path,
     formats: &[Format],
+    layout: &Layout,
 ) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for format in formats {
-        let exporter = format.exporter();
+        let exporter = format.exporter_with(layout);
         let path = dir.join(exporter.file_name());
         fsutil::write_atomic(&path, exporter.render(transcript, summary).as_bytes())?;
         written.push(path);

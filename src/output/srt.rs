@@ -1,11 +1,20 @@
 use std::fmt::Write;
 
-use super::{cue_times, one_line, timestamp, Exporter};
+use super::cues::{cues, Layout};
+use super::{timestamp, Exporter};
 use crate::summary::Summary;
 use crate::transcript::Transcript;
 
 /// SubRip subtitles: numbered cues, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, a speaker prefix when known.
-pub struct SrtExporter;
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SrtExporter {
+    pub layout: Layout,
+}
+
+/// SRT shows the speaker as a `Name: ` prefix on the first line of a cue, which takes room.
+pub(crate) fn prefix_width(speaker: &str) -> usize {
+    speaker.chars().count() + 2
+}
 
 impl Exporter for SrtExporter {
     fn file_name(&self) -> &'static str {
@@ -13,9 +22,9 @@ impl Exporter for SrtExporter {
     }
     fn render(&self, t: &Transcript, _summary: &Summary) -> String {
         let mut out = String::new();
-        for (i, (seg, (start, end))) in t.segments.iter().zip(cue_times(t)).enumerate() {
-            let text = one_line(&seg.text);
-            let text = match &seg.speaker {
+        for (i, cue) in cues(t, &self.layout, prefix_width).into_iter().enumerate() {
+            let text = cue.lines.join("\n");
+            let text = match cue.speaker {
                 Some(sp) => format!("{sp}: {text}"),
                 None => text,
             };
@@ -23,8 +32,8 @@ impl Exporter for SrtExporter {
                 out,
                 "{}\n{} --> {}\n{}\n\n",
                 i + 1,
-                timestamp(start, ','),
-                timestamp(end, ','),
+                timestamp(cue.start, ','),
+                timestamp(cue.end, ','),
                 text
             );
         }
@@ -38,10 +47,26 @@ mod tests {
 
     #[test]
     fn renders_cues() {
-        let s = SrtExporter.render(
+        let s = SrtExporter::default().render(
             &crate::output::fixture::transcript(),
             &crate::output::fixture::summary(),
         );
         assert!(s.starts_with("1\n00:00:00,000 --> 00:00:02,500\nWe support paragraph 3.\n\n2\n01:02:03,250 --> 01:02:05,500\n"));
+    }
+
+    #[test]
+    fn wraps_and_splits_long_cues() {
+        let mut t = crate::output::fixture::transcript();
+        t.segments[0].speaker = Some("S1".into());
+        let layout = Layout::new(Some(16), Some(1), false).unwrap();
+        let s = SrtExporter { layout }.render(&t, &crate::output::fixture::summary());
+        assert!(
+            s.starts_with(
+                "1\n00:00:00,000 --> 00:00:01,000\nS1: We support\n\n\
+                 2\n00:00:01,000 --> 00:00:02,500\nS1: paragraph 3.\n\n\
+                 3\n01:02:03,250 --> "
+            ),
+            "{s}"
+        );
     }
 }

@@ -1,11 +1,15 @@
 use std::fmt::Write;
 
-use super::{cue_times, one_line, timestamp, Exporter};
+use super::cues::{cues, Layout};
+use super::{timestamp, Exporter};
 use crate::summary::Summary;
 use crate::transcript::Transcript;
 
 /// WebVTT: cues with `<v Speaker>` voice tags when speakers are known; text escaped.
-pub struct VttExporter;
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VttExporter {
+    pub layout: Layout,
+}
 
 pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -19,17 +23,19 @@ impl Exporter for VttExporter {
     }
     fn render(&self, t: &Transcript, _summary: &Summary) -> String {
         let mut out = String::from("WEBVTT\n\n");
-        for (seg, (start, end)) in t.segments.iter().zip(cue_times(t)) {
-            let text = escape(&one_line(&seg.text));
-            let text = match &seg.speaker {
+        // The voice tag is markup, not text on the screen: it takes no room on the line.
+        for cue in cues(t, &self.layout, |_| 0) {
+            let lines: Vec<String> = cue.lines.iter().map(|l| escape(l)).collect();
+            let text = lines.join("\n");
+            let text = match cue.speaker {
                 Some(sp) => format!("<v {}>{text}", escape(sp)),
                 None => text,
             };
             let _ = write!(
                 out,
                 "{} --> {}\n{}\n\n",
-                timestamp(start, '.'),
-                timestamp(end, '.'),
+                timestamp(cue.start, '.'),
+                timestamp(cue.end, '.'),
                 text
             );
         }
@@ -43,7 +49,7 @@ mod tests {
 
     #[test]
     fn renders_header_and_escapes() {
-        let s = VttExporter.render(
+        let s = VttExporter::default().render(
             &crate::output::fixture::transcript(),
             &crate::output::fixture::summary(),
         );
@@ -51,5 +57,17 @@ mod tests {
             s.starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nWe support paragraph 3.\n\n")
         );
         assert!(s.contains("Is &lt;this&gt; A &amp; B?"));
+    }
+
+    #[test]
+    fn wraps_by_visible_characters() {
+        let mut t = crate::output::fixture::transcript();
+        t.segments[0].speaker = Some("S1".into());
+        // "A & B" is five characters on screen, though "&amp;" is written.
+        t.segments[1].text = "Is A & B here?".into();
+        let layout = Layout::new(Some(10), None, false).unwrap();
+        let s = VttExporter { layout }.render(&t, &crate::output::fixture::summary());
+        assert!(s.contains("<v S1>We support\nparagraph\n3.\n\n"), "{s}");
+        assert!(s.contains("\nIs A &amp; B\nhere?\n\n"), "{s}");
     }
 }
