@@ -72,34 +72,50 @@ fn report(result: Result<(), Error>) -> i32 {
 }
 
 fn run(args: RunArgs) -> i32 {
+    // Made first: with `--progress json` every line on stderr, errors too, is JSON.
+    let progress = Progress::new(args.progress, args.quiet, args.inputs.len());
+    // A run that fails before writing anything leaves no empty output folder behind.
+    let created = CreatedDir::note(&args.output);
+    let code = run_inputs(&args, &progress);
+    created.remove_if_empty(code);
+    code
+}
+
+fn run_inputs(args: &RunArgs, progress: &Progress) -> i32 {
+    let fail_all = |e: &Error| {
+        for input in &args.inputs {
+            emit_failure(args, progress, input, e);
+        }
+        e.kind.exit_code()
+    };
     let threads = args
         .threads
         .unwrap_or_else(rapporteur::asr::default_threads);
     let opts = match run_options(&args.pipeline, threads) {
         Ok(o) => o,
-        Err(e) => return report(Err(e)),
+        Err(e) => return fail_all(&e),
     };
+    if args.inputs.iter().filter(|i| is_stdin(i)).count() > 1 {
+        return fail_all(&Error::usage("standard input (-) can be read only once"));
+    }
     // The output root must be writable before any time is spent transcribing.
-    if let Err(e) = ensure_writable_dir(&args.output) {
-        for input in &args.inputs {
-            emit_failure(&args, input, &e);
-        }
-        return e.kind.exit_code();
+    if let Err(e) = check_writable_dir(&args.output) {
+        return fail_all(&e);
     }
     let pipeline = match Pipeline::new(opts) {
         Ok(p) => p,
-        Err(e) => return report(Err(e)),
+        Err(e) => return fail_all(&e),
     };
     if !args.quiet {
         for w in pipeline.warnings() {
-            eprintln!("rapporteur: {w}");
+            progress.println(&format!("rapporteur: {w}"));
         }
     }
+    // `-` is standard input: its folder is called `stdin`.
     let dirs = pipeline::output_dirs(&args.inputs, &args.output);
-    let progress = Progress::new(args.progress, args.quiet, args.inputs.len());
     let mut exit = 0;
     for (input, dir) in args.inputs.iter().zip(&dirs) {
-        match pipeline.process(input, dir, &progress) {
+        match process_input(&pipeline, input, dir, &args.output, progress) {
             Ok(rep) => {
                 if !args.quiet {
                     let speech = rep
@@ -124,10 +140,25 @@ fn run(args: RunArgs) -> i32 {
                         rep.words,
                         1.0 / rep.timings.real_time_factor.max(1e-9)
                     ));
-                }
-                if !args.quiet {
                     for note in &rep.notes {
                         progress.println(&format!("rapporteur: {}: {note}", input.display()));
+                    }
+                    let c = &rep.carried_over;
+                    if !c.replaced.is_empty() || !c.kept.is_empty() {
+                        progress.println(&format!(
+                            "rapporteur: {}: replaced {}{}",
+                            dir.display(),
+                            if c.replaced.is_empty() {
+                                "nothing".into()
+                            } else {
+                                c.replaced.join(", ")
+                            },
+                            if c.kept.is_empty() {
+                                String::new()
+                            } else {
+                                format!("; kept from the earlier run: {}", c.kept.join(", "))
+                            }
+                        ));
                     }
                 }
                 if args.json {
@@ -137,7 +168,7 @@ fn run(args: RunArgs) -> i32 {
                 }
             }
             Err(e) => {
-                emit_failure(&args, input, &e);
+                emit_failure(args, progress, input, &e);
                 if e.kind == ErrorKind::Interrupted {
                     // Nothing of this input was left behind; the rest are not started.
                     return e.kind.exit_code();
@@ -149,6 +180,71 @@ fn run(args: RunArgs) -> i32 {
         }
     }
     exit
+}
+
+fn is_stdin(input: &Path) -> bool {
+    input.as_os_str() == "-"
+}
+
+/// One input of `run`. Standard input is first copied into an owner-only temporary file in
+/// the output root (the decoders need to seek; the recording is confidential, so it goes
+/// nowhere else), removed afterwards whatever happens; the result names it `-`.
+fn process_input(
+    pipeline: &Pipeline,
+    input: &Path,
+    dir: &Path,
+    root: &Path,
+    progress: &Progress,
+) -> Result<pipeline::RunReport, Error> {
+    if !is_stdin(input) {
+        return pipeline.process(input, dir, progress);
+    }
+    let shown = Path::new("-");
+    std::fs::create_dir_all(root).map_err(|e| {
+        Error::output(
+            root,
+            format!("cannot create output folder: {}", io_cause(&e)),
+        )
+    })?;
+    let mut spool = tempfile::Builder::new()
+        .prefix(".rapporteur-stdin-")
+        .tempfile_in(root)
+        .map_err(|e| Error::output(root, format!("cannot write here: {}", io_cause(&e))))?;
+    let _forced_exit_removes = rapporteur::interrupt::Temporary::register(spool.path());
+    std::io::copy(&mut std::io::stdin().lock(), spool.as_file_mut())
+        .map_err(|e| Error::input(shown, format!("reading standard input: {}", io_cause(&e))))?;
+    rapporteur::interrupt::check()?;
+    let rec = pipeline::RecordingOptions {
+        shown_as: Some(shown.to_path_buf()),
+        ..Default::default()
+    };
+    let spooled = spool.path().to_path_buf();
+    pipeline
+        .process_as(&spooled, dir, progress, &rec, None)
+        .map_err(|mut e| {
+            // Errors name what the user gave, not the temporary copy.
+            if e.path.as_deref() == Some(spooled.as_path()) {
+                e.path = Some(shown.to_path_buf());
+            }
+            e
+        })
+}
+
+/// An output folder this run is about to create, removed again at the end if the run failed
+/// and left it empty (a usage error or a missing model once left an empty `-o` folder).
+struct CreatedDir(Option<PathBuf>);
+
+impl CreatedDir {
+    fn note(dir: &Path) -> CreatedDir {
+        CreatedDir((!dir.exists()).then(|| dir.to_path_buf()))
+    }
+
+    fn remove_if_empty(self, exit_code: i32) {
+        if let Some(dir) = self.0.filter(|_| exit_code != 0) {
+            // Only an empty folder can be removed: anything written stays.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }
 
 /// The pipeline's settings from the options `run` and `batch` share.
@@ -331,6 +427,18 @@ fn batch_run(args: &BatchArgs) -> Result<i32, Error> {
         .iter()
         .filter(|p| p.entry.status == batch::Status::Pending)
         .count();
+    // Names a person gave with `relabel` are their work: a redo that replaces them says so.
+    for p in plan.iter().filter(|p| {
+        p.entry.status == batch::Status::Pending && p.redo.is_some() && !p.redo_loses.is_empty()
+    }) {
+        eprintln!(
+            "rapporteur: warning: {}: redone ({}), which replaces the names relabel gave it ({}); run relabel on it again afterwards{}",
+            p.folder.as_deref().unwrap_or(out).display(),
+            p.redo.as_deref().unwrap_or_default(),
+            p.redo_loses.join(", "),
+            if args.resume { "" } else { ", or add --resume to keep it" }
+        );
+    }
     let kept = plan.iter().filter(|p| p.entry.resumed).count();
     let redo = plan
         .iter()
@@ -529,17 +637,31 @@ fn voices_command(cmd: VoicesCommand) -> Result<(), Error> {
 
 fn relabel_command(dir: &Path, names: &Path) -> Result<(), Error> {
     let names = Names::load(names)?;
-    let files = pipeline::relabel(dir, &names)?;
+    // A batch folder stays finished: its done marker is brought up to date with the files.
+    let before = batch::done::sums(dir).unwrap_or_default();
+    let done = pipeline::relabel(dir, &names)?;
+    let marked = batch::done::note_relabel(dir, &before, &names.describe())?;
+    for (name, ids) in &done.merged {
+        eprintln!(
+            "rapporteur: {} are all called {name:?} now: merged into one speaker (turns, talk time and stances counted together)",
+            ids.join(", ")
+        );
+    }
     eprintln!(
-        "rapporteur: renamed speakers in {} ({} files rewritten)",
+        "rapporteur: renamed speakers in {} ({} files rewritten{})",
         dir.display(),
-        files.len()
+        done.files.len(),
+        if marked {
+            "; its batch done marker was updated, so --resume keeps it"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
 
-fn emit_failure(args: &RunArgs, input: &Path, e: &Error) {
-    eprintln!("rapporteur: {e}");
+fn emit_failure(args: &RunArgs, progress: &Progress, input: &Path, e: &Error) {
+    progress.error(input, &format!("rapporteur: {e}"), e.kind.exit_code());
     if args.json {
         let value = serde_json::json!({
             "input": input,
@@ -567,16 +689,37 @@ fn dedup(formats: Vec<rapporteur::output::Format>) -> Vec<rapporteur::output::Fo
     seen
 }
 
-fn ensure_writable_dir(dir: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Error::output(
+/// Whether results can be written into `dir`, without creating it: it is a folder that takes
+/// a file, or it can be created in its nearest existing ancestor, which takes a file.
+fn check_writable_dir(dir: &Path) -> Result<(), Error> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::output(
             dir,
-            format!("cannot create output folder: {}", io_cause(&e)),
-        )
-    })?;
+            "cannot create output folder: exists and is not a folder",
+        ));
+    }
+    let mut probe_in = dir;
+    while !probe_in.exists() {
+        match probe_in.parent() {
+            Some(p) if !p.as_os_str().is_empty() => probe_in = p,
+            _ => {
+                probe_in = Path::new(".");
+                break;
+            }
+        }
+    }
+    if !probe_in.is_dir() {
+        return Err(Error::output(
+            dir,
+            format!(
+                "cannot create output folder: {} is not a folder",
+                probe_in.display()
+            ),
+        ));
+    }
     tempfile::Builder::new()
         .prefix(".rapporteur-probe-")
-        .tempfile_in(dir)
+        .tempfile_in(probe_in)
         .map(drop)
         .map_err(|e| {
             Error::output(

@@ -128,6 +128,8 @@ pub struct RunReport {
     /// Things worth knowing about the result (e.g. no speech, too little to separate voices).
     pub notes: Vec<String>,
     pub timings: Timings,
+    /// Files of an earlier result in the same folder: rewritten, or kept as they were.
+    pub carried_over: CarriedOver,
 }
 
 /// Wall-clock time per stage. Decoding, voice activity detection and transcription run
@@ -593,11 +595,8 @@ impl Pipeline {
             .ok()
             .and_then(|r| r.info().announced_duration);
         let mut input_progress = progress.input(input, announced);
-        let result = recording.and_then(|r| {
-            let opts = self.options_for(rec);
-            let voices = rec.voices.as_deref().unwrap_or(&self.voices);
-            self.transcribe_and_write(r, out_dir, &mut input_progress, &opts, voices, seal)
-        });
+        let result = recording
+            .and_then(|r| self.transcribe_and_write(r, out_dir, &mut input_progress, rec, seal));
         input_progress.finish(result.is_ok());
         result
     }
@@ -664,14 +663,20 @@ impl Pipeline {
         recording: OpenedRecording,
         out_dir: &Path,
         progress: &mut InputProgress,
-        opts: &RunOptions,
-        voices: &[Voiceprint],
+        rec: &RecordingOptions,
         seal: Option<Seal<'_>>,
     ) -> Result<RunReport> {
-        let input = recording.path().to_path_buf();
+        let opts = &self.options_for(rec);
+        let voices = rec.voices.as_deref().unwrap_or(&self.voices);
+        let input = rec
+            .shown_as
+            .as_deref()
+            .unwrap_or(recording.path())
+            .to_path_buf();
         let input = input.as_path();
-        let (transcript, mut timings, notes) =
+        let (mut transcript, mut timings, notes) =
             self.transcribe_as(recording, progress, opts, voices)?;
+        transcript.source.path = input.display().to_string();
         crate::interrupt::check()?;
         let t = Instant::now();
         let mut processing = Processing::new("run");
@@ -712,9 +717,10 @@ impl Pipeline {
                 .unwrap_or_default(),
             notes,
             timings,
+            carried_over: CarriedOver::default(),
         };
         let t2 = Instant::now();
-        write_output_dir(
+        report.carried_over = write_output_dir(
             &transcript,
             &summary,
             out_dir,
@@ -747,6 +753,9 @@ pub struct RecordingOptions {
     pub voices: Option<Vec<Voiceprint>>,
     /// Names file applied last.
     pub names: Option<Names>,
+    /// What the recording is called in the result instead of its path (`-` for standard
+    /// input, read from a temporary copy).
+    pub shown_as: Option<PathBuf>,
 }
 
 /// The voices of `dir`, for a recording of its own (see [`RecordingOptions`]) processed by a
@@ -1113,9 +1122,17 @@ fn embed_regions(
 /// Less speech than this gives voiceprints too noisy to name anyone by.
 const MIN_ENROL_SPEECH_S: f64 = 2.0;
 
+/// What `relabel` did.
+#[derive(Debug)]
+pub struct Relabelled {
+    pub files: Vec<PathBuf>,
+    /// Speakers given one name, now one speaker: (name, their former ids).
+    pub merged: Vec<(String, Vec<String>)>,
+}
+
 /// Rename speakers in an output folder written by `run`: transcript.json is updated and every
-/// other format found beside it is rendered again. Returns the files rewritten.
-pub fn relabel(dir: &Path, names: &Names) -> Result<Vec<PathBuf>> {
+/// other format found beside it is rendered again.
+pub fn relabel(dir: &Path, names: &Names) -> Result<Relabelled> {
     let json = dir.join(Format::Json.exporter().file_name());
     let text = std::fs::read_to_string(&json).map_err(|e| {
         Error::input(
@@ -1155,7 +1172,11 @@ pub fn relabel(dir: &Path, names: &Names) -> Result<Vec<PathBuf>> {
             processing,
         },
     );
-    output::write_formats(&transcript, &summary, dir, &present, &layout)
+    let files = output::write_formats(&transcript, &summary, dir, &present, &layout)?;
+    Ok(Relabelled {
+        files,
+        merged: Names::merged(&transcript),
+    })
 }
 
 fn notes(t: &Transcript) -> Vec<String> {
@@ -1224,7 +1245,7 @@ fn write_output_dir(
     layout: &output::Layout,
     input: &Path,
     seal: impl FnOnce(&Path) -> Result<()>,
-) -> Result<()> {
+) -> Result<CarriedOver> {
     let parent = out_dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -1243,6 +1264,15 @@ fn write_output_dir(
         .map_err(|e| Error::output(parent, format!("cannot write here: {e}")))?;
     let _forced_exit_removes = crate::interrupt::Temporary::register(stage.path());
     output::write_formats(t, summary, stage.path(), formats, layout)?;
+    // A re-run replaces only what it writes: the earlier result's other files (formats not
+    // asked for this time, a person's own notes) are carried over. The folder is this
+    // recording's own (`output_dirs` never reuses another's), and before this the whole
+    // folder was swapped out, so `-f txt` after a full run left transcript.txt alone.
+    let carried = if out_dir.is_dir() {
+        carry_over(out_dir, stage.path())?
+    } else {
+        CarriedOver::default()
+    };
     let marker = canonical(input).display().to_string();
     fsutil::write_atomic(&stage.path().join(SOURCE_MARKER), marker.as_bytes())?;
     seal(stage.path())?;
@@ -1271,7 +1301,54 @@ fn write_output_dir(
     if let Some(old) = old {
         let _ = std::fs::remove_dir_all(old);
     }
-    Ok(())
+    Ok(carried)
+}
+
+/// What a re-run found in the folder it writes: the files it wrote anew over earlier ones,
+/// and the earlier files it kept as they were.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CarriedOver {
+    pub replaced: Vec<String>,
+    pub kept: Vec<String>,
+}
+
+/// Copy into `stage` every entry of the earlier result `old` that the stage does not have,
+/// except the recording marker (written anew) and temporaries. (A batch's done marker is
+/// carried too, and then replaced by the one the batch seals the stage with.)
+fn carry_over(old: &Path, stage: &Path) -> Result<CarriedOver> {
+    let mut carried = CarriedOver::default();
+    let entries = std::fs::read_dir(old).map_err(|e| {
+        Error::output(
+            old,
+            format!("cannot read the earlier result: {}", io_cause(&e)),
+        )
+    })?;
+    let mut names: Vec<std::ffi::OsString> = entries.flatten().map(|e| e.file_name()).collect();
+    names.sort();
+    for name in names {
+        let shown = name.to_string_lossy().into_owned();
+        if shown == SOURCE_MARKER || shown.starts_with(".rapporteur-") {
+            continue;
+        }
+        let (from, to) = (old.join(&name), stage.join(&name));
+        let listed = !shown.starts_with('.');
+        if to.exists() {
+            if listed {
+                carried.replaced.push(shown);
+            }
+            continue;
+        }
+        fsutil::copy_tree(&from, &to).map_err(|e| {
+            Error::output(
+                &from,
+                format!("cannot keep this earlier file: {}", io_cause(&e)),
+            )
+        })?;
+        if listed {
+            carried.kept.push(shown);
+        }
+    }
+    Ok(carried)
 }
 
 fn canonical(p: &Path) -> PathBuf {
@@ -1286,10 +1363,14 @@ pub fn output_dirs(inputs: &[PathBuf], root: &Path) -> Vec<PathBuf> {
     inputs
         .iter()
         .map(|input| {
-            let stem = input
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "recording".into());
+            let stem = if input.as_os_str() == "-" {
+                "stdin".to_string()
+            } else {
+                input
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "recording".into())
+            };
             let stem = if stem.is_empty() || stem.starts_with('.') {
                 format!("recording{stem}")
             } else {

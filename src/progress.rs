@@ -120,13 +120,32 @@ impl Progress {
         Progress::new(ProgressMode::Off, true, 1)
     }
 
-    /// Print a line to stderr without tearing the bars.
+    /// Print a message line to stderr without tearing the bars. With `--progress json` it
+    /// becomes `{"event":"message","text":...}`, so that every line of stderr is JSON.
     pub fn println(&self, line: &str) {
         match &self.multi {
-            Some(m) => {
+            // Bars asked for on a stderr that is not a terminal are hidden, and so is what
+            // indicatif prints through them: the line goes out plainly instead.
+            Some(m) if !m.is_hidden() => {
                 let _ = m.println(line);
             }
-            None => eprintln!("{line}"),
+            _ if self.kind == Kind::Json => {
+                json_line(&serde_json::json!({"event": "message", "text": line}))
+            }
+            _ => eprintln!("{line}"),
+        }
+    }
+
+    /// An error about one input, as the one line every failure gets (`rapporteur: <path>:
+    /// <cause>`), or with `--progress json` as `{"event":"error",...}` carrying that line.
+    pub fn error(&self, input: &Path, line: &str, exit_code: i32) {
+        if self.kind == Kind::Json {
+            json_line(&serde_json::json!({
+                "event": "error", "input": input.display().to_string(), "text": line,
+                "exit_code": exit_code,
+            }));
+        } else {
+            self.println(line);
         }
     }
 
@@ -293,10 +312,14 @@ impl InputProgress {
 
     fn json(&self, value: serde_json::Value) {
         if self.kind == Kind::Json {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{value}");
+            json_line(&value);
         }
     }
+}
+
+fn json_line(value: &serde_json::Value) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{value}");
 }
 
 impl Drop for InputProgress {

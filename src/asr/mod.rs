@@ -93,8 +93,10 @@ impl Whisper {
         samples: &[f32],
         language: &str,
         opts: &AsrOptions,
+        prompt: Option<&str>,
         temperature: f32,
     ) -> Result<Piece> {
+        let prompt = prompt.filter(|p| !p.trim().is_empty());
         let strategy = if opts.beam_size > 1 && temperature == 0.0 {
             SamplingStrategy::BeamSearch {
                 beam_size: opts.beam_size as i32,
@@ -120,14 +122,14 @@ impl Whisper {
         // `AsrSession::transcribe_chunk`), not inside whisper.cpp: one place, one set of rules.
         params.set_temperature(temperature);
         params.set_temperature_inc(0.0);
-        if let Some(prompt) = opts.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
+        if let Some(prompt) = prompt {
             params.set_initial_prompt(prompt);
         }
         // The encoder need not run over the zero padding that fills a short piece up to 30 s.
         // Not with a prompt, though: with a trimmed window a prompted Whisper stops early
         // (measured on samples/: 17.7 % WER trimmed, 5.0 % full, 9.9 % with no prompt).
         let seconds = samples.len() as f64 / 16_000.0;
-        if opts.trim_audio_ctx && opts.prompt.is_none() && seconds < 30.0 {
+        if opts.trim_audio_ctx && prompt.is_none() && seconds < 30.0 {
             params.set_audio_ctx(audio_ctx_for(seconds));
         }
         // whisper.cpp polls this between graph computations: Ctrl-C stops it mid-piece.
@@ -228,10 +230,7 @@ impl Whisper {
             },
             no_speech_prob: no_speech_prob.unwrap_or(1.0),
         };
-        Ok(Piece {
-            segments: segments.into_iter().flat_map(split_at_sentences).collect(),
-            quality,
-        })
+        Ok(Piece { segments, quality })
     }
 
     /// The language when it needs no detection (given, or an English-only model); an error
@@ -376,6 +375,36 @@ impl AsrSession<'_> {
     /// the one that loops least, with each segment that merely repeats the one before it
     /// removed (real sessions do repeat themselves: "Thank you, Chair." in every turn).
     pub fn transcribe_chunk(&mut self, samples: &[f32]) -> Result<Vec<Segment>> {
+        let mut segments = self.decode_chunk(samples)?;
+        // A prompted Whisper writes the glossary's spellings but often no timestamp tokens:
+        // its segment then claims the whole window and whisper.cpp's token times drift
+        // across it ("Ask what you can do for your country" at 10.99-11.00 s instead of
+        // 8.24-10.96 s on jfk.wav with a one-word glossary). The words keep the prompted
+        // text and take their times from a plain decoding of the same chunk, aligned word
+        // by word; it costs one more decoding per chunk, with the encoder trimmed.
+        let prompt = self.opts.prompt.as_deref().filter(|p| !p.trim().is_empty());
+        if prompt.is_some() && !segments.is_empty() {
+            let code = self
+                .language
+                .as_ref()
+                .expect("set by decode_chunk")
+                .code
+                .clone();
+            let plain = self.whisper.transcribe_piece(
+                &mut self.state,
+                samples,
+                &code,
+                &self.opts,
+                None,
+                0.0,
+            )?;
+            retime(&mut segments, &plain.segments);
+        }
+        Ok(segments.into_iter().flat_map(split_at_sentences).collect())
+    }
+
+    /// [`AsrSession::transcribe_chunk`] before retiming and cutting at sentence ends.
+    fn decode_chunk(&mut self, samples: &[f32]) -> Result<Vec<Segment>> {
         self.stats.chunks += 1;
         if self.language.is_none() {
             let lang = self
@@ -391,6 +420,7 @@ impl AsrSession<'_> {
                 samples,
                 &code,
                 &self.opts,
+                self.opts.prompt.as_deref(),
                 temperature,
             )?;
             if attempt == 1 {
@@ -524,6 +554,102 @@ pub fn default_threads() -> usize {
         .min(4)
 }
 
+/// Give the words of `segments` the times of the same words in `reference` (another decoding
+/// of the same audio): words are aligned by edit distance over their letters and digits, a
+/// word paired with one of the reference (the same, or a different spelling of it) takes its
+/// times, and the others share the time between their paired neighbours. Segments then span
+/// their words. With no reference words the times stay as they are.
+fn retime(segments: &mut [Segment], reference: &[Segment]) {
+    let key = |w: &Word| -> String {
+        w.text
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let refs: Vec<&Word> = reference.iter().flat_map(|s| &s.words).collect();
+    let n_hyp: usize = segments.iter().map(|s| s.words.len()).sum();
+    if refs.is_empty() || n_hyp == 0 {
+        return;
+    }
+    let hyp_keys: Vec<String> = segments.iter().flat_map(|s| &s.words).map(key).collect();
+    let ref_keys: Vec<String> = refs.iter().map(|w| key(w)).collect();
+    let (n, m) = (hyp_keys.len(), ref_keys.len());
+    // cost[i][j]: edits to align the first i words with the first j reference words.
+    let mut cost = vec![vec![0u32; m + 1]; n + 1];
+    for (i, row) in cost.iter_mut().enumerate() {
+        row[0] = i as u32;
+    }
+    for (j, c) in cost[0].iter_mut().enumerate() {
+        *c = j as u32;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let sub = u32::from(hyp_keys[i - 1] != ref_keys[j - 1]);
+            cost[i][j] = (cost[i - 1][j - 1] + sub)
+                .min(cost[i - 1][j] + 1)
+                .min(cost[i][j - 1] + 1);
+        }
+    }
+    let mut paired: Vec<Option<usize>> = vec![None; n];
+    let (mut i, mut j) = (n, m);
+    while i > 0 && j > 0 {
+        let sub = u32::from(hyp_keys[i - 1] != ref_keys[j - 1]);
+        if cost[i][j] == cost[i - 1][j - 1] + sub {
+            paired[i - 1] = Some(j - 1);
+            i -= 1;
+            j -= 1;
+        } else if cost[i][j] == cost[i - 1][j] + 1 {
+            i -= 1;
+        } else {
+            j -= 1;
+        }
+    }
+    let mut times: Vec<Option<(f64, f64)>> = paired
+        .iter()
+        .map(|p| p.map(|j| (refs[j].start, refs[j].end)))
+        .collect();
+    // Unpaired runs share the gap between the paired words around them.
+    let mut k = 0;
+    while k < n {
+        if times[k].is_some() {
+            k += 1;
+            continue;
+        }
+        let run_end = (k..n).find(|&x| times[x].is_some()).unwrap_or(n);
+        let from = if k == 0 {
+            refs[0].start
+        } else {
+            times[k - 1].expect("paired").1
+        };
+        let to = if run_end == n {
+            refs[m - 1].end.max(from)
+        } else {
+            times[run_end].expect("paired").0.max(from)
+        };
+        let step = (to - from) / (run_end - k) as f64;
+        for (x, t) in times[k..run_end].iter_mut().enumerate() {
+            let start = from + step * x as f64;
+            *t = Some((start, start + step));
+        }
+        k = run_end;
+    }
+    let mut times = times.into_iter().map(|t| t.expect("every word has times"));
+    let mut last_end = 0.0f64;
+    for seg in segments.iter_mut() {
+        for w in &mut seg.words {
+            let (start, end) = times.next().expect("one time per word");
+            w.start = start.max(last_end);
+            w.end = end.max(w.start);
+            last_end = w.end;
+        }
+        if let (Some(first), Some(last)) = (seg.words.first(), seg.words.last()) {
+            seg.start = first.start;
+            seg.end = last.end;
+        }
+    }
+}
+
 /// Longest segment kept whole; longer ones are cut at sentence ends so that subtitles and
 /// quotes stay readable.
 const MAX_SEGMENT_S: f64 = 10.0;
@@ -582,6 +708,54 @@ mod tests {
             probability: 0.9,
             speaker: None,
         }
+    }
+
+    fn segment(words: Vec<Word>) -> Segment {
+        Segment {
+            id: 0,
+            start: words.first().map_or(0.0, |w| w.start),
+            end: words.last().map_or(0.0, |w| w.end),
+            text: words
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            words,
+            avg_logprob: -0.2,
+            no_speech_prob: 0.0,
+            speaker: None,
+            position: None,
+        }
+    }
+
+    #[test]
+    fn prompted_words_take_the_times_of_a_plain_decoding() {
+        // The prompted text spells "Kenya" and adds "the"; its times drift to the window end.
+        let mut prompted = vec![segment(vec![
+            word("Kenya", 0.0, 0.1),
+            word("supports", 0.1, 29.0),
+            word("the", 29.0, 29.5),
+            word("text.", 29.5, 30.0),
+        ])];
+        let plain = vec![segment(vec![
+            word("Kenia", 1.0, 1.5),
+            word("supports", 1.6, 2.2),
+            word("text.", 2.6, 3.0),
+        ])];
+        retime(&mut prompted, &plain);
+        let w = &prompted[0].words;
+        assert_eq!(
+            (w[0].text.as_str(), w[0].start, w[0].end),
+            ("Kenya", 1.0, 1.5)
+        );
+        assert_eq!((w[1].start, w[1].end), (1.6, 2.2));
+        assert_eq!((w[2].start, w[2].end), (2.2, 2.6));
+        assert_eq!((w[3].start, w[3].end), (2.6, 3.0));
+        assert_eq!((prompted[0].start, prompted[0].end), (1.0, 3.0));
+        // Nothing to align with: the times stay.
+        let mut alone = vec![segment(vec![word("Yes.", 4.0, 4.5)])];
+        retime(&mut alone, &[]);
+        assert_eq!((alone[0].start, alone[0].end), (4.0, 4.5));
     }
 
     #[test]

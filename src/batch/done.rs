@@ -31,6 +31,11 @@ pub struct DoneMarker {
     pub finished: String,
     pub files: Vec<FileSum>,
     pub result: RecordingResult,
+    /// The renames `rapporteur relabel` made in this folder since it was finished
+    /// (`S1 = "Diane"`), oldest first. A relabelled folder is still a finished one: relabel
+    /// sums its files again, so `--resume` keeps it; a redo would lose these names, and says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relabelled: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +102,45 @@ pub fn stamp(path: &Path) -> Option<String> {
 
 /// Write the marker into a complete stage: sums every file already there.
 pub fn seal(stage: &Path, mut marker: DoneMarker) -> Result<()> {
+    marker.files = sums(stage)?;
+    let json = serde_json::to_vec_pretty(&marker).expect("the marker serialises");
+    fsutil::write_atomic(&stage.join(DONE_MARKER), &json)
+}
+
+/// After `relabel` rewrote the files of a finished folder: if it has a done marker, sum its
+/// files again and record the renames, so that the folder stays done for `--resume`. Returns
+/// whether there was a marker. A folder whose marker does not match its files before the
+/// relabel (edited by hand, or half-written) is left as it is: resume redoes it.
+pub fn note_relabel(dir: &Path, before: &[FileSum], renames: &[String]) -> Result<bool> {
+    let path = dir.join(DONE_MARKER);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(false);
+    };
+    let Ok(mut marker) = serde_json::from_str::<DoneMarker>(&text) else {
+        return Ok(false);
+    };
+    if marker.files != before {
+        return Ok(false);
+    }
+    marker.files = sums(dir)?;
+    marker.relabelled.extend(renames.iter().cloned());
+    let json = serde_json::to_vec_pretty(&marker).expect("the marker serialises");
+    fsutil::write_atomic(&path, &json)?;
+    Ok(true)
+}
+
+/// The renames recorded in `dir`'s marker, whatever else it says (for a folder about to be
+/// redone).
+pub fn renames_in(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(DONE_MARKER))
+        .ok()
+        .and_then(|t| serde_json::from_str::<DoneMarker>(&t).ok())
+        .map(|m| m.relabelled)
+        .unwrap_or_default()
+}
+
+/// Size and sha256 of every file of a result folder but the marker, by name.
+pub fn sums(stage: &Path) -> Result<Vec<FileSum>> {
     let mut files = Vec::new();
     let mut names: Vec<String> = std::fs::read_dir(stage)
         .map_err(|e| Error::output(stage, io_cause(&e)))?
@@ -118,9 +162,7 @@ pub fn seal(stage: &Path, mut marker: DoneMarker) -> Result<()> {
             sha256,
         });
     }
-    marker.files = files;
-    let json = serde_json::to_vec_pretty(&marker).expect("the marker serialises");
-    fsutil::write_atomic(&stage.join(DONE_MARKER), &json)
+    Ok(files)
 }
 
 /// The marker of `dir` if it holds a complete result of this input (by sha256) made with

@@ -72,6 +72,8 @@ pub struct Planned {
     pub fingerprint: String,
     /// Why a recording with an output folder already there is processed again.
     pub redo: Option<String>,
+    /// Names `relabel` gave in the folder a redo replaces (`S1 = "Diane"`): lost by the redo.
+    pub redo_loses: Vec<String>,
     /// The input's size and modification time when it was hashed.
     pub stamp: Option<String>,
 }
@@ -103,6 +105,7 @@ pub fn plan(
             options: RecordingOptions::default(),
             fingerprint: String::new(),
             redo: None,
+            redo_loses: Vec::new(),
             stamp: done::stamp(&l.path),
             listed: l,
         };
@@ -174,8 +177,14 @@ pub fn plan(
                         entry.succeed(rel, &marker.result, marker.finished.clone());
                         entry.resumed = true;
                     }
-                    Ok(_) => p.redo = Some("done earlier, redone without --resume".into()),
-                    Err(why) => p.redo = Some(why),
+                    Ok(marker) => {
+                        p.redo = Some("done earlier, redone without --resume".into());
+                        p.redo_loses = marker.relabelled;
+                    }
+                    Err(why) => {
+                        p.redo = Some(why);
+                        p.redo_loses = done::renames_in(&folder);
+                    }
                 }
             }
         }
@@ -386,6 +395,7 @@ fn process_one(pipeline: &Pipeline, p: &Planned, progress: &Progress) -> Result<
                 finished: utc_now(),
                 files: Vec::new(),
                 result: RecordingResult::from(report),
+                relabelled: Vec::new(),
             },
         )
     };

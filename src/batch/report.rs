@@ -45,6 +45,11 @@ pub fn plan_table(plan: &[Planned]) -> String {
             Status::Pending => (
                 if p.redo.is_some() { "redo" } else { "process" },
                 match &p.redo {
+                    Some(why) if !p.redo_loses.is_empty() => format!(
+                        "{} ({why}; replaces the names relabel gave: {})",
+                        e.output.as_deref().unwrap_or(""),
+                        p.redo_loses.join(", ")
+                    ),
                     Some(why) => format!("{} ({why})", e.output.as_deref().unwrap_or("")),
                     None => e.output.clone().unwrap_or_default(),
                 },

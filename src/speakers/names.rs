@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{io_cause, Error, Result};
-use crate::transcript::Transcript;
+use crate::transcript::{Diarization, Speaker, Transcript, Turn};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
@@ -76,7 +76,7 @@ impl Names {
         for (key, (name, delegation)) in &self.map {
             let Some(i) = before
                 .iter()
-                .position(|(id, label)| id == key || label == key)
+                .position(|(id, label)| id.split('+').any(|i| i == key) || label == key)
             else {
                 unknown.push(key.clone());
                 continue;
@@ -106,7 +106,36 @@ impl Names {
                 }
             }
         }
+        merge_same_names(d);
         Ok(unknown)
+    }
+
+    /// Every rename, as it would be written in a names file: `S1 = "Diane"`.
+    pub fn describe(&self) -> Vec<String> {
+        self.map
+            .iter()
+            .map(|(k, (name, delegation))| match delegation {
+                Some(d) => format!("{k} = {{ name = {name:?}, delegation = {d:?} }}"),
+                None => format!("{k} = {name:?}"),
+            })
+            .collect()
+    }
+
+    /// Speakers this file gives one name to (`S1 = "Chair"`, `S2 = "Chair"`, or a name another
+    /// speaker already has), as `(name, ids)`: after [`Names::apply`] they are one speaker.
+    pub fn merged(t: &Transcript) -> Vec<(String, Vec<String>)> {
+        t.diarization
+            .as_ref()
+            .map(|d| {
+                d.speakers
+                    .iter()
+                    .filter_map(|s| {
+                        let ids: Vec<String> = s.id.split('+').map(str::to_string).collect();
+                        (ids.len() > 1).then(|| (s.label.clone(), ids))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Keys that match nobody, as a message naming the speakers there are.
@@ -130,6 +159,71 @@ impl Names {
             }
         )
     }
+}
+
+/// Speakers who now share a label are one person: one entry (ids joined with `+`, in order of
+/// first appearance), their turns joined where they touch, talk time counted once where
+/// they overlapped, and overlap between them no longer counted as two people at once.
+/// Without this, report.md had two "Chair" rows, one with 0 turns, and wrong talk times.
+fn merge_same_names(d: &mut Diarization) {
+    let mut merged: Vec<Speaker> = Vec::new();
+    for sp in d.speakers.drain(..) {
+        match merged.iter_mut().find(|m| m.label == sp.label) {
+            Some(m) => {
+                m.id = format!("{}+{}", m.id, sp.id);
+                if m.delegation.is_none() {
+                    m.delegation = sp.delegation;
+                }
+                if m.voice.is_none() {
+                    m.voice = sp.voice;
+                }
+            }
+            None => merged.push(sp),
+        }
+    }
+    let changed = merged.iter().any(|m| m.id.contains('+'));
+    d.speakers = merged;
+    if !changed {
+        return;
+    }
+    // Turns of one speaker that overlap or touch become one turn.
+    d.turns.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let mut turns: Vec<Turn> = Vec::new();
+    for turn in d.turns.drain(..) {
+        match turns.iter_mut().rev().find(|t| t.speaker == turn.speaker) {
+            Some(last) if turn.start <= last.end + 1e-6 => last.end = last.end.max(turn.end),
+            _ => turns.push(turn),
+        }
+    }
+    d.turns = turns;
+    for sp in &mut d.speakers {
+        let mine: Vec<&Turn> = d.turns.iter().filter(|t| t.speaker == sp.label).collect();
+        sp.turns = mine.len();
+        sp.speech_s = round_ms(mine.iter().map(|t| t.end - t.start).sum());
+    }
+    d.overlap_s = round_ms(overlap_seconds(&d.turns));
+}
+
+/// Seconds during which two or more turns run at once.
+fn overlap_seconds(turns: &[Turn]) -> f64 {
+    let mut edges: Vec<(f64, i32)> = turns
+        .iter()
+        .flat_map(|t| [(t.start, 1), (t.end, -1)])
+        .collect();
+    edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut active, mut last, mut total) = (0, 0.0, 0.0);
+    for (time, step) in edges {
+        if active >= 2 {
+            total += time - last;
+        }
+        active += step;
+        last = time;
+    }
+    total
+}
+
+fn round_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]
