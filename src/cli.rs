@@ -31,7 +31,7 @@ pub enum Command {
     /// Decode a recording to the 16 kHz mono WAV the recogniser hears.
     Decode {
         input: PathBuf,
-        /// WAV file to write (16-bit PCM).
+        /// WAV file to write (16-bit PCM), or `-` for standard output (streamed, sizes unknown).
         #[arg(short, long)]
         output: PathBuf,
     },
@@ -99,6 +99,9 @@ pub enum VoicesCommand {
     },
 }
 
+/// Where `run` writes, and `analyze` for a transcript that is not a transcript.json.
+pub const DEFAULT_OUTPUT: &str = "rapporteur-out";
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Recordings: wav, mp3, m4a/mp4, flac, ogg (Vorbis or Opus), webm/mkv...
@@ -106,7 +109,7 @@ pub struct RunArgs {
     pub inputs: Vec<PathBuf>,
 
     /// Folder that receives one sub-folder of results per recording.
-    #[arg(short, long, value_name = "OUT_DIR", default_value = "rapporteur-out")]
+    #[arg(short, long, value_name = "OUT_DIR", default_value = DEFAULT_OUTPUT)]
     pub output: PathBuf,
 
     /// Threads for transcription [default: every core, at most 4; 2 measured 1.5x faster than 1].
@@ -476,7 +479,7 @@ pub struct AnalyzeArgs {
     #[arg(long = "from", value_enum, default_value = "auto")]
     pub from: rapporteur::utterances::InputFormat,
     /// Folder to write into [default: for a transcript.json, the folder it is in (the reports
-    /// join it); otherwise a folder named after the file, beside it].
+    /// join it); otherwise rapporteur-out/<name of the file>, where the command runs].
     #[arg(short, long, value_name = "OUT_DIR")]
     pub output: Option<PathBuf>,
     /// Output formats, comma-separated [default: summary,md,html]. json, srt, vtt and txt

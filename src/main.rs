@@ -144,20 +144,21 @@ fn run_inputs(args: &RunArgs, progress: &Progress) -> i32 {
                         progress.println(&format!("rapporteur: {}: {note}", input.display()));
                     }
                     let c = &rep.carried_over;
-                    if !c.replaced.is_empty() || !c.kept.is_empty() {
+                    let mut said = Vec::new();
+                    if !c.replaced.is_empty() {
+                        said.push(format!("replaced {}", c.replaced.join(", ")));
+                    }
+                    if !c.kept.is_empty() {
+                        said.push(format!(
+                            "kept from the earlier run (not asked for this time): {}",
+                            c.kept.join(", ")
+                        ));
+                    }
+                    if !said.is_empty() {
                         progress.println(&format!(
-                            "rapporteur: {}: replaced {}{}",
+                            "rapporteur: {}: {}",
                             dir.display(),
-                            if c.replaced.is_empty() {
-                                "nothing".into()
-                            } else {
-                                c.replaced.join(", ")
-                            },
-                            if c.kept.is_empty() {
-                                String::new()
-                            } else {
-                                format!("; kept from the earlier run: {}", c.kept.join(", "))
-                            }
+                            said.join("; ")
                         ));
                     }
                 }
@@ -240,10 +241,27 @@ impl CreatedDir {
     }
 
     fn remove_if_empty(self, exit_code: i32) {
-        if let Some(dir) = self.0.filter(|_| exit_code != 0) {
-            // Only an empty folder can be removed: anything written stays.
-            let _ = std::fs::remove_dir(dir);
+        let Some(dir) = self.0.filter(|_| exit_code != 0) else {
+            return;
+        };
+        // A batch's lock files alone do not make the folder worth keeping.
+        let names: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        let only_locks = names.iter().all(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(batch::lock::LOCK_FILE))
+        });
+        if only_locks {
+            for p in &names {
+                let _ = std::fs::remove_file(p);
+            }
         }
+        // Only an empty folder can be removed: anything written stays.
+        let _ = std::fs::remove_dir(dir);
     }
 }
 
@@ -338,10 +356,16 @@ fn batch_command(args: BatchArgs) -> i32 {
             Err(e) => report(Err(e)),
         };
     }
-    match batch_run(&args) {
+    // A batch that cannot start (no model, a bad manifest) leaves no empty OUT behind.
+    let created = args.output.as_deref().map(CreatedDir::note);
+    let code = match batch_run(&args) {
         Ok(code) => code,
         Err(e) => report(Err(e)),
+    };
+    if let Some(created) = created {
+        created.remove_if_empty(code);
     }
+    code
 }
 
 fn batch_run(args: &BatchArgs) -> Result<i32, Error> {
@@ -755,8 +779,18 @@ fn read_glossary(path: &Path) -> Result<String, Error> {
 
 fn decode_command(input: &Path, output: &Path) -> Result<(), Error> {
     let t0 = std::time::Instant::now();
-    let (info, samples) =
-        rapporteur::audio::decode_to_wav(input, output, &DecodeOptions::default())?;
+    // `-o -` is standard output, for `rapporteur decode x.opus -o - | sox -t wav - ...`.
+    let to_stdout = output.as_os_str() == "-";
+    let (info, samples) = if to_stdout {
+        rapporteur::audio::decode_to_wav_stream(
+            input,
+            &mut std::io::stdout().lock(),
+            &DecodeOptions::default(),
+        )?
+    } else {
+        rapporteur::audio::decode_to_wav(input, output, &DecodeOptions::default())?
+    };
+    let output = if to_stdout { Path::new("<stdout>") } else { output };
     let decode_s = t0.elapsed().as_secs_f64();
     eprintln!(
         "rapporteur: {} ({} {}, {} Hz, {} ch) -> {} ({:.1} s of 16 kHz mono; decoded in {:.3} s)",
@@ -926,13 +960,15 @@ fn analyze_command(args: cli::AnalyzeArgs) -> Result<(), Error> {
             {
                 parent.to_path_buf()
             } else {
+                // Into `rapporteur-out/<name>` where the command runs, as `run` writes: a
+                // folder beside the input landed in source trees and read-only shares.
                 let stem = args
                     .input
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .filter(|s| !s.is_empty() && !s.starts_with('.'))
                     .unwrap_or_else(|| "analysis".into());
-                parent.join(stem)
+                Path::new(cli::DEFAULT_OUTPUT).join(stem)
             }
         }
     };
@@ -1138,8 +1174,8 @@ fn eval_command(cmd: EvalCommand) -> Result<(), Error> {
             hypothesis,
             json,
         } => {
-            let reference_text = read_text(&reference)?;
-            let hypothesis_text = read_hypothesis(&hypothesis)?;
+            let reference_text = read_spoken_text(&reference)?;
+            let hypothesis_text = read_spoken_text(&hypothesis)?;
             let stats = rapporteur::eval::wer::wer(&reference_text, &hypothesis_text);
             if json {
                 let mut v = serde_json::to_value(stats).unwrap();
@@ -1215,13 +1251,14 @@ fn read_text(path: &PathBuf) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|e| Error::input(path, io_cause(&e)))
 }
 
-/// A hypothesis is plain text, or a transcript.json whose segment texts are joined.
-fn read_hypothesis(path: &PathBuf) -> Result<String, Error> {
+/// The words said in a reference or hypothesis: plain text, `Speaker: text` lines,
+/// subtitles, JSON Lines, a transcript.json or WhisperX JSON (see `eval::wer::spoken_text`).
+fn read_spoken_text(path: &PathBuf) -> Result<String, Error> {
     let text = read_text(path)?;
-    if path.extension().is_some_and(|e| e == "json") {
-        let t: rapporteur::transcript::Transcript = serde_json::from_str(&text)
-            .map_err(|e| Error::input(path, format!("not a transcript.json: {e}")))?;
-        return Ok(t.text());
+    let words = rapporteur::eval::wer::spoken_text(&path.display().to_string(), &text)
+        .map_err(|e| Error::input(path, e))?;
+    if words.trim().is_empty() {
+        return Err(Error::input(path, "has no words to score"));
     }
-    Ok(text)
+    Ok(words)
 }

@@ -263,15 +263,19 @@ fn analyze_reads_every_transcript_format() {
         };
         assert!(issue("paragraph 5") && issue("article 7"), "{name}");
     }
-    // The default folder: named after the file, beside it.
+    // The default folder: rapporteur-out/<name> where the command runs, as for `run`; never
+    // beside the input (which may be a source tree or a read-only share).
     let input = dir.path().join("session.txt");
+    let cwd = tempfile::tempdir().unwrap();
     rapporteur()
+        .current_dir(cwd.path())
         .arg("analyze")
         .arg(&input)
         .arg("-q")
         .assert()
         .success();
-    assert!(dir.path().join("session/summary.json").is_file());
+    assert!(cwd.path().join("rapporteur-out/session/summary.json").is_file());
+    assert!(!dir.path().join("session").exists());
 }
 
 /// Text without speaker names still gives a valid summary: no speakers, no agreements.

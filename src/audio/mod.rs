@@ -70,6 +70,55 @@ pub fn decode_to_wav(
     Ok(result.expect("set when writing succeeded"))
 }
 
+/// Decode `input` to 16 kHz mono 16-bit PCM WAV on `out` (standard output), streamed as
+/// ffmpeg and sox write to a pipe: the header cannot be gone back to, so its RIFF and data
+/// sizes say 0xFFFFFFFF (unknown) and the audio runs to the end of the stream. Returns what
+/// [`decode_to_wav`] does.
+pub fn decode_to_wav_stream(
+    input: &std::path::Path,
+    out: &mut impl std::io::Write,
+    opts: &DecodeOptions,
+) -> crate::Result<(SourceInfo, usize)> {
+    use std::io::Write;
+    let shown = std::path::Path::new("<stdout>");
+    let broken = |e: std::io::Error| crate::Error::output(shown, crate::error::io_cause(&e));
+    let mut out = std::io::BufWriter::new(out);
+    let bytes_per_second = SAMPLE_RATE * 2;
+    let mut header = Vec::with_capacity(44);
+    header.extend_from_slice(b"RIFF");
+    header.extend_from_slice(&u32::MAX.to_le_bytes());
+    header.extend_from_slice(b"WAVEfmt ");
+    header.extend_from_slice(&16u32.to_le_bytes());
+    header.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    header.extend_from_slice(&1u16.to_le_bytes()); // mono
+    header.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
+    header.extend_from_slice(&bytes_per_second.to_le_bytes());
+    header.extend_from_slice(&2u16.to_le_bytes()); // block align
+    header.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    header.extend_from_slice(b"data");
+    header.extend_from_slice(&u32::MAX.to_le_bytes());
+    // Decode first so that an unreadable input writes nothing at all.
+    let mut started = false;
+    let mut count = 0usize;
+    let info = decode_stream(input, opts, |block| {
+        if !started {
+            out.write_all(&header).map_err(broken)?;
+            started = true;
+        }
+        count += block.len();
+        for &v in block {
+            let sample = (v.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+            out.write_all(&sample.to_le_bytes()).map_err(broken)?;
+        }
+        Ok(())
+    })?;
+    if !started {
+        out.write_all(&header).map_err(broken)?;
+    }
+    out.flush().map_err(broken)?;
+    Ok((info, count))
+}
+
 fn wav_spec() -> hound::WavSpec {
     hound::WavSpec {
         channels: 1,

@@ -19,6 +19,23 @@ pub struct Turn {
 
 /// Parse RTTM text: `SPEAKER <file> <chan> <start> <dur> <NA> <NA> <speaker> <NA> <NA>`. Other
 /// record types and `;;` comments are skipped. Errors name the line.
+/// Record types of the RTTM format besides SPEAKER (NIST RT-09 evaluation plan).
+const RTTM_TYPES: [&str; 13] = [
+    "SEGMENT",
+    "NOSCORE",
+    "NO_RT_METADATA",
+    "LEXEME",
+    "NON-LEX",
+    "NON-SPEECH",
+    "FILLER",
+    "EDIT",
+    "IP",
+    "SU",
+    "CB",
+    "A/P",
+    "SPKR-INFO",
+];
+
 pub fn parse_rttm(text: &str) -> Result<Vec<Turn>, String> {
     let mut turns = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -28,7 +45,16 @@ pub fn parse_rttm(text: &str) -> Result<Vec<Turn>, String> {
         }
         let f: Vec<&str> = line.split_whitespace().collect();
         if f[0] != "SPEAKER" {
-            continue;
+            // Other RTTM records (NIST RT-09 types) are not scored; anything else means the
+            // file is not RTTM (a notes file once scored as "DER 100 %" with exit 0).
+            if RTTM_TYPES.contains(&f[0]) {
+                continue;
+            }
+            return Err(format!(
+                "line {}: {:?} is not an RTTM record type (expected SPEAKER lines)",
+                i + 1,
+                f[0]
+            ));
         }
         if f.len() < 8 {
             return Err(format!(
@@ -398,5 +424,8 @@ mod tests {
         .unwrap();
         assert_eq!(t, vec![turn(0.5, 1.75, "A")]);
         assert!(parse_rttm("SPEAKER f 1 x 1 <NA> <NA> A\n").is_err());
+        // Notes are not an RTTM file with no turns.
+        let notes = parse_rttm("Meeting notes\nFrance spoke first.\n").unwrap_err();
+        assert!(notes.contains("line 1") && notes.contains("not an RTTM record"), "{notes}");
     }
 }
