@@ -22,11 +22,17 @@ fn json_progress_lines_describe_every_stage() {
         String::from_utf8_lossy(&run.stderr)
     );
     let stderr = String::from_utf8_lossy(&run.stderr);
-    let events: Vec<serde_json::Value> = stderr
+    // Every line is JSON: the human summary line too, as a "message" event.
+    let (messages, events): (Vec<serde_json::Value>, Vec<serde_json::Value>) = stderr
         .lines()
-        .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+        .partition(|e: &serde_json::Value| e["event"] == "message");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["text"].as_str().unwrap().contains("negotiation.opus -> ")),
+        "{stderr}"
+    );
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
