@@ -154,6 +154,13 @@ fn run_inputs(args: &RunArgs, progress: &Progress) -> i32 {
                             c.kept.join(", ")
                         ));
                     }
+                    if !c.lost_renames.is_empty() {
+                        progress.println(&format!(
+                            "rapporteur: warning: {}: relabel had renamed its speakers ({}); the files written now use the speaker numbers again: run relabel on it again",
+                            dir.display(),
+                            c.lost_renames.join(", ")
+                        ));
+                    }
                     if !said.is_empty() {
                         progress.println(&format!(
                             "rapporteur: {}: {}",
@@ -790,7 +797,11 @@ fn decode_command(input: &Path, output: &Path) -> Result<(), Error> {
     } else {
         rapporteur::audio::decode_to_wav(input, output, &DecodeOptions::default())?
     };
-    let output = if to_stdout { Path::new("<stdout>") } else { output };
+    let output = if to_stdout {
+        Path::new("<stdout>")
+    } else {
+        output
+    };
     let decode_s = t0.elapsed().as_secs_f64();
     eprintln!(
         "rapporteur: {} ({} {}, {} Hz, {} ch) -> {} ({:.1} s of 16 kHz mono; decoded in {:.3} s)",

@@ -1173,6 +1173,13 @@ pub fn relabel(dir: &Path, names: &Names) -> Result<Relabelled> {
         },
     );
     let files = output::write_formats(&transcript, &summary, dir, &present, &layout)?;
+    // Remember the renames: a later run into this folder replaces them, and says so.
+    let mut renames = std::fs::read_to_string(dir.join(RELABEL_MARKER)).unwrap_or_default();
+    for r in names.describe() {
+        renames.push_str(&r);
+        renames.push('\n');
+    }
+    fsutil::write_atomic(&dir.join(RELABEL_MARKER), renames.as_bytes())?;
     Ok(Relabelled {
         files,
         merged: Names::merged(&transcript),
@@ -1235,6 +1242,9 @@ fn to_ms(seconds: f64) -> f64 {
 
 /// Name of the marker file that records which recording an output folder belongs to.
 const SOURCE_MARKER: &str = ".source";
+
+/// The renames `relabel` made in a folder, one `S1 = "Diane"` a line.
+const RELABEL_MARKER: &str = ".relabelled";
 
 /// Stage all files in a hidden sibling folder, then swap it into place.
 fn write_output_dir(
@@ -1310,6 +1320,8 @@ fn write_output_dir(
 pub struct CarriedOver {
     pub replaced: Vec<String>,
     pub kept: Vec<String>,
+    /// Renames `relabel` had made in the earlier result, which the new files do not have.
+    pub lost_renames: Vec<String>,
 }
 
 /// Copy into `stage` every entry of the earlier result `old` that the stage does not have,
@@ -1328,6 +1340,12 @@ fn carry_over(old: &Path, stage: &Path) -> Result<CarriedOver> {
     for name in names {
         let shown = name.to_string_lossy().into_owned();
         if shown == SOURCE_MARKER || shown.starts_with(".rapporteur-") {
+            continue;
+        }
+        // The new files carry the speaker numbers again, whatever relabel had named them.
+        if shown == RELABEL_MARKER {
+            let text = std::fs::read_to_string(old.join(&name)).unwrap_or_default();
+            carried.lost_renames = text.lines().map(str::to_string).collect();
             continue;
         }
         let (from, to) = (old.join(&name), stage.join(&name));

@@ -274,7 +274,10 @@ fn analyze_reads_every_transcript_format() {
         .arg("-q")
         .assert()
         .success();
-    assert!(cwd.path().join("rapporteur-out/session/summary.json").is_file());
+    assert!(cwd
+        .path()
+        .join("rapporteur-out/session/summary.json")
+        .is_file());
     assert!(!dir.path().join("session").exists());
 }
 

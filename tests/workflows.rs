@@ -112,7 +112,10 @@ fn a_rerun_with_fewer_formats_keeps_the_files_it_does_not_rewrite() {
     let err = ok(&run(&jfk(), out.path(), &["-f", "txt"]));
     let after = tree(&folder);
     for f in &before {
-        assert!(after.contains(f), "{f} was deleted by the re-run: {after:?}");
+        assert!(
+            after.contains(f),
+            "{f} was deleted by the re-run: {after:?}"
+        );
     }
     assert!(after.contains(&"notes.md".to_string()));
     assert_eq!(std::fs::read(folder.join("report.html")).unwrap(), report);
@@ -204,7 +207,11 @@ fn relabel_of_two_ids_to_one_name_merges_the_speakers() {
     assert!(err.contains("merged into one speaker"), "{err}");
     let after = transcript(&folder).diarization.unwrap();
     assert_eq!(after.speakers.len(), before.speakers.len() - 1);
-    let chair: Vec<_> = after.speakers.iter().filter(|s| s.label == "Chair").collect();
+    let chair: Vec<_> = after
+        .speakers
+        .iter()
+        .filter(|s| s.label == "Chair")
+        .collect();
     assert_eq!(chair.len(), 1, "{:?}", after.speakers);
     // S1 and S2 do not speak at once here: talk time adds up; touching turns may join.
     assert!((chair[0].speech_s - (s1.speech_s + s2.speech_s)).abs() < 0.05);
@@ -248,7 +255,11 @@ fn progress_json_puts_only_json_on_stderr_and_bars_off_a_terminal_keep_the_summa
     assert!(events.contains(&"message".to_string()), "{events:?}");
     assert!(events.contains(&"done".to_string()), "{events:?}");
     // A failure is one JSON line too.
-    let o = run(Path::new("no-such.wav"), out.path(), &["--progress", "json"]);
+    let o = run(
+        Path::new("no-such.wav"),
+        out.path(),
+        &["--progress", "json"],
+    );
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     let lines: Vec<serde_json::Value> = err
@@ -288,7 +299,10 @@ fn eval_refuses_files_it_cannot_score_and_ignores_speaker_names() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("notes.txt") && err.contains("not an RTTM"), "{err}");
+    assert!(
+        err.contains("notes.txt") && err.contains("not an RTTM"),
+        "{err}"
+    );
     assert!(o.stdout.is_empty());
 
     // The project's own `Speaker: text` lines: the names are not words anyone said.
@@ -339,7 +353,11 @@ fn failed_runs_leave_no_output_folder() {
         let out = dir.path().join(format!("out-{code}"));
         let o = rapporteur()
             .arg("run")
-            .arg(if code == 3 { dir.path().join("missing.wav") } else { jfk() })
+            .arg(if code == 3 {
+                dir.path().join("missing.wav")
+            } else {
+                jfk()
+            })
             .arg("-o")
             .arg(&out)
             .args(args)
@@ -384,7 +402,15 @@ fn decode_to_stdout_and_run_from_stdin() {
     let out = dir.path().join("out");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rapporteur"))
         .env("RAPPORTEUR_VOICES", root().join("target/test-no-voices"))
-        .args(["run", "-", "-f", "json", "--no-diarize", "--no-positions", "-o"])
+        .args([
+            "run",
+            "-",
+            "-f",
+            "json",
+            "--no-diarize",
+            "--no-positions",
+            "-o",
+        ])
         .arg(&out)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -396,6 +422,26 @@ fn decode_to_stdout_and_run_from_stdin() {
     ok(&done);
     let t = transcript(&out.join("stdin"));
     assert_eq!(t.source.path, "-");
-    assert!(t.text().to_lowercase().contains("your country"), "{}", t.text());
+    assert!(
+        t.text().to_lowercase().contains("your country"),
+        "{}",
+        t.text()
+    );
     assert!(leftovers(&out).is_empty(), "{:?}", leftovers(&out));
+}
+
+#[test]
+fn a_rerun_over_a_relabelled_folder_says_it_replaces_the_names() {
+    require_default_model();
+    let out = tempfile::tempdir().unwrap();
+    let fast = ["-f", "json,txt", "--no-positions", "-q"];
+    ok(&run(&jfk(), out.path(), &fast));
+    let folder = out.path().join("jfk");
+    ok(&relabel(&folder, "S1 = \"Diane\"\n"));
+    let o = run(&jfk(), out.path(), &["-f", "json,txt", "--no-positions"]);
+    let err = ok(&o);
+    assert!(
+        err.contains("warning") && err.contains("S1 = \"Diane\"") && err.contains("relabel"),
+        "{err}"
+    );
 }

@@ -426,6 +426,9 @@ mod tests {
         assert!(parse_rttm("SPEAKER f 1 x 1 <NA> <NA> A\n").is_err());
         // Notes are not an RTTM file with no turns.
         let notes = parse_rttm("Meeting notes\nFrance spoke first.\n").unwrap_err();
-        assert!(notes.contains("line 1") && notes.contains("not an RTTM record"), "{notes}");
+        assert!(
+            notes.contains("line 1") && notes.contains("not an RTTM record"),
+            "{notes}"
+        );
     }
 }
