@@ -365,9 +365,15 @@ fn batch_command(args: BatchArgs) -> i32 {
     }
     // A batch that cannot start (no model, a bad manifest) leaves no empty OUT behind.
     let created = args.output.as_deref().map(CreatedDir::note);
-    let code = match batch_run(&args) {
+    // Made first: with `--progress json` every line on stderr, errors too, is JSON.
+    let mut progress = Progress::new(args.progress, args.quiet, 0);
+    let code = match batch_run(&args, &mut progress) {
         Ok(code) => code,
-        Err(e) => report(Err(e)),
+        Err(e) => {
+            let line = format!("rapporteur: {e}");
+            progress.error(e.path.as_deref(), &line, e.kind.exit_code());
+            e.kind.exit_code()
+        }
     };
     if let Some(created) = created {
         created.remove_if_empty(code);
@@ -375,7 +381,7 @@ fn batch_command(args: BatchArgs) -> i32 {
     code
 }
 
-fn batch_run(args: &BatchArgs) -> Result<i32, Error> {
+fn batch_run(args: &BatchArgs, progress: &mut Progress) -> Result<i32, Error> {
     if args.sources.is_empty() {
         return Err(Error::usage(
             "batch needs folders, manifests or recordings to process (or the subcommand merge-index)",
@@ -420,13 +426,13 @@ fn batch_run(args: &BatchArgs) -> Result<i32, Error> {
         Some(batch::lock::lock(out, args.shard)?)
     };
     let pipeline = Pipeline::new(opts)?;
-    let say = |line: &str| {
+    let say = |progress: &Progress, line: &str| {
         if !args.quiet {
-            eprintln!("rapporteur: {line}");
+            progress.println(&format!("rapporteur: {line}"));
         }
     };
     for w in pipeline.warnings() {
-        say(w);
+        say(progress, w);
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let plan = batch::plan(&pipeline, listed, out, args.resume, args.shard, cores);
@@ -436,12 +442,12 @@ fn batch_run(args: &BatchArgs) -> Result<i32, Error> {
                 println_flush(&serde_json::to_string(&p.entry).unwrap_or_default());
             }
         }
-        eprint!("{}", batch::report::plan_table(&plan));
+        progress.print_block(&batch::report::plan_table(&plan));
         let counts = batch::report::counts(plan.iter().map(|p| &p.entry));
-        eprintln!(
+        progress.println(&format!(
             "rapporteur: dry run: {} to process, {} done earlier, {} skipped, {} failing; nothing written",
             counts[3].1, counts[0].1, counts[2].1, counts[1].1
-        );
+        ));
         return Ok(0);
     }
     // Leftovers of a killed run: everything in OUT when this run owns it, else only those of
@@ -452,7 +458,7 @@ fn batch_run(args: &BatchArgs) -> Result<i32, Error> {
         Some(_) => batch::done::sweep(out, Some(&folders)),
     };
     for line in &swept {
-        say(line);
+        say(progress, line);
     }
     let pending = plan
         .iter()
@@ -462,20 +468,20 @@ fn batch_run(args: &BatchArgs) -> Result<i32, Error> {
     for p in plan.iter().filter(|p| {
         p.entry.status == batch::Status::Pending && p.redo.is_some() && !p.redo_loses.is_empty()
     }) {
-        eprintln!(
+        progress.println(&format!(
             "rapporteur: warning: {}: redone ({}), which replaces the names relabel gave it ({}); run relabel on it again afterwards{}",
             p.folder.as_deref().unwrap_or(out).display(),
             p.redo.as_deref().unwrap_or_default(),
             p.redo_loses.join(", "),
             if args.resume { "" } else { ", or add --resume to keep it" }
-        );
+        ));
     }
     let kept = plan.iter().filter(|p| p.entry.resumed).count();
     let redo = plan
         .iter()
         .filter(|p| p.redo.is_some() && p.entry.status == batch::Status::Pending)
         .count();
-    say(&format!(
+    say(progress, &format!(
         "batch of {} recording{}{} into {}: {pending} to process ({jobs} at a time, {threads} thread{} each){}{}",
         plan.len(),
         if plan.len() == 1 { "" } else { "s" },
@@ -495,14 +501,15 @@ fn batch_run(args: &BatchArgs) -> Result<i32, Error> {
             println_flush(&serde_json::to_string(&p.entry).unwrap_or_default());
         }
     }
-    let progress = Progress::new(args.progress, args.quiet, pending);
+    progress.set_inputs(pending);
+    let progress = &*progress;
     let settings = batch::RunSettings {
         out: out.clone(),
         shard: args.shard,
         jobs,
     };
     let mut finished = 0;
-    let outcome = batch::execute(&pipeline, &plan, &settings, &progress, &mut |entry| {
+    let outcome = batch::execute(&pipeline, &plan, &settings, progress, &mut |entry| {
         finished += 1;
         if !args.quiet || entry.status == batch::Status::Failed {
             progress.println(&format!(
@@ -515,7 +522,7 @@ fn batch_run(args: &BatchArgs) -> Result<i32, Error> {
         }
     })?;
     drop(lock);
-    eprint!("{}", batch::report::final_table(&outcome, jobs, threads));
+    progress.print_block(&batch::report::final_table(&outcome, jobs, threads));
     if rapporteur::interrupt::is_set() {
         return Ok(ErrorKind::Interrupted.exit_code());
     }
@@ -692,7 +699,7 @@ fn relabel_command(dir: &Path, names: &Path) -> Result<(), Error> {
 }
 
 fn emit_failure(args: &RunArgs, progress: &Progress, input: &Path, e: &Error) {
-    progress.error(input, &format!("rapporteur: {e}"), e.kind.exit_code());
+    progress.error(Some(input), &format!("rapporteur: {e}"), e.kind.exit_code());
     if args.json {
         let value = serde_json::json!({
             "input": input,

@@ -95,23 +95,38 @@ impl Progress {
         let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         let multi = (kind == Kind::Bars)
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
-        let overall = match &multi {
-            Some(m) if inputs > 1 => {
+        let mut progress = Progress {
+            kind,
+            multi,
+            overall: None,
+            colour,
+        };
+        progress.set_inputs(inputs);
+        progress
+    }
+
+    /// How many recordings the run will process (known to a batch only once it has planned):
+    /// with more than one, bars show an overall bar as well.
+    pub fn set_inputs(&mut self, inputs: usize) {
+        match (&self.multi, &self.overall) {
+            (Some(_), Some(bar)) => bar.set_length(inputs as u64),
+            (Some(m), None) if inputs > 1 => {
                 let bar = m.add(ProgressBar::new(inputs as u64));
                 bar.set_style(style(
-                    colour,
+                    self.colour,
                     "{prefix:>10} {bar:32.green/white} {pos}/{len} recordings  {elapsed_precise}",
                 ));
                 bar.set_prefix("overall");
-                Some(bar)
+                self.overall = Some(bar);
             }
-            _ => None,
-        };
-        Progress {
-            kind,
-            multi,
-            overall,
-            colour,
+            _ => {}
+        }
+    }
+
+    /// Print a block of lines (a table) as [`Progress::println`] prints one.
+    pub fn print_block(&self, block: &str) {
+        for line in block.lines() {
+            self.println(line);
         }
     }
 
@@ -138,10 +153,10 @@ impl Progress {
 
     /// An error about one input, as the one line every failure gets (`rapporteur: <path>:
     /// <cause>`), or with `--progress json` as `{"event":"error",...}` carrying that line.
-    pub fn error(&self, input: &Path, line: &str, exit_code: i32) {
+    pub fn error(&self, input: Option<&Path>, line: &str, exit_code: i32) {
         if self.kind == Kind::Json {
             json_line(&serde_json::json!({
-                "event": "error", "input": input.display().to_string(), "text": line,
+                "event": "error", "input": input.map(|p| p.display().to_string()), "text": line,
                 "exit_code": exit_code,
             }));
         } else {

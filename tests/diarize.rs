@@ -266,12 +266,14 @@ fn speaker_count_options_and_rttm_only_runs() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(err.lines().count(), 1, "{err}");
     }
-    // --no-diarize: no speakers anywhere, no RTTM.
-    let o = run(&["-q", "--no-diarize"], &[&sample()], out.path());
+    // --no-diarize: no speakers anywhere, no RTTM (in a new folder: a re-run into the old one
+    // keeps the speakers.rttm it does not rewrite).
+    let fresh = tempfile::tempdir().unwrap();
+    let o = run(&["-q", "--no-diarize"], &[&sample()], fresh.path());
     ok(&o);
-    let t = transcript(&out.path().join("sample"));
+    let t = transcript(&fresh.path().join("sample"));
     assert!(t.diarization.is_none() && t.segments.iter().all(|s| s.speaker.is_none()));
-    assert!(!out.path().join("sample/speakers.rttm").exists());
+    assert!(!fresh.path().join("sample/speakers.rttm").exists());
 }
 
 #[test]

@@ -180,6 +180,19 @@ fn batch_resume_keeps_a_relabelled_folder_and_a_redo_says_it_replaces_the_names(
         .unwrap()
         .starts_with("Diane: "));
 
+    // Under --progress json a batch's stderr, tables included, is JSON too.
+    let o = batch(
+        archive.path(),
+        out.path(),
+        &["--resume", "--progress", "json"],
+    );
+    let err = ok(&o);
+    for line in err.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}\n{err}"));
+        assert!(v["event"].is_string(), "{line}");
+    }
+
     // Without --resume the folder is redone, and the run says which names that replaces.
     let o = batch(archive.path(), out.path(), &[]);
     let err = ok(&o);

@@ -482,13 +482,7 @@ impl AsrSession<'_> {
 /// Remove segments whose text repeats the previous segment's: what is left of a loop once the
 /// least looping decoding has been chosen.
 fn drop_repeated_segments(segments: Vec<Segment>) -> Vec<Segment> {
-    let key = |s: &Segment| {
-        s.text
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect::<String>()
-    };
+    let key = |s: &Segment| letters_and_digits(&s.text);
     let mut kept: Vec<Segment> = Vec::new();
     for seg in segments {
         if kept.last().is_some_and(|prev| key(prev) == key(&seg)) {
@@ -554,19 +548,21 @@ pub fn default_threads() -> usize {
         .min(4)
 }
 
+/// Text compared for sameness: lower-case letters and digits only.
+fn letters_and_digits(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// Give the words of `segments` the times of the same words in `reference` (another decoding
 /// of the same audio): words are aligned by edit distance over their letters and digits, a
 /// word paired with one of the reference (the same, or a different spelling of it) takes its
 /// times, and the others share the time between their paired neighbours. Segments then span
 /// their words. With no reference words the times stay as they are.
 fn retime(segments: &mut [Segment], reference: &[Segment]) {
-    let key = |w: &Word| -> String {
-        w.text
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
+    let key = |w: &Word| letters_and_digits(&w.text);
     let refs: Vec<&Word> = reference.iter().flat_map(|s| &s.words).collect();
     let n_hyp: usize = segments.iter().map(|s| s.words.len()).sum();
     if refs.is_empty() || n_hyp == 0 {
