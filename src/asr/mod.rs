@@ -381,7 +381,8 @@ impl AsrSession<'_> {
         // across it ("Ask what you can do for your country" at 10.99-11.00 s instead of
         // 8.24-10.96 s on jfk.wav with a one-word glossary). The words keep the prompted
         // text and take their times from a plain decoding of the same chunk, aligned word
-        // by word; it costs one more decoding per chunk, with the encoder trimmed.
+        // by word; it costs one more decoding per chunk, greedy with the encoder trimmed (9.5 s
+        // against 7.0 s for the 65 s sample with a prompt).
         let prompt = self.opts.prompt.as_deref().filter(|p| !p.trim().is_empty());
         if prompt.is_some() && !segments.is_empty() {
             let code = self
@@ -390,11 +391,15 @@ impl AsrSession<'_> {
                 .expect("set by decode_chunk")
                 .code
                 .clone();
+            let timing = AsrOptions {
+                beam_size: RETIME_BEAM_SIZE,
+                ..self.opts.clone()
+            };
             let plain = self.whisper.transcribe_piece(
                 &mut self.state,
                 samples,
                 &code,
-                &self.opts,
+                &timing,
                 None,
                 0.0,
             )?;
@@ -547,6 +552,11 @@ pub fn default_threads() -> usize {
         .unwrap_or(1)
         .min(4)
 }
+
+/// Beam width of the decoding that only lends its word times to a prompted one. Greedy is
+/// cheaper and no worse for times: on negotiation.opus with a prompt, 9.5 s against 10.8 s for
+/// beam 5, and 0.7 % of words more than 0.5 s off against 2.2 %.
+const RETIME_BEAM_SIZE: usize = 1;
 
 /// Text compared for sameness: lower-case letters and digits only.
 fn letters_and_digits(text: &str) -> String {
