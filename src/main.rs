@@ -154,13 +154,6 @@ fn run_inputs(args: &RunArgs, progress: &Progress) -> i32 {
                             c.kept.join(", ")
                         ));
                     }
-                    if !c.lost_renames.is_empty() {
-                        progress.println(&format!(
-                            "rapporteur: warning: {}: relabel had renamed its speakers ({}); the files written now use the speaker numbers again: run relabel on it again",
-                            dir.display(),
-                            c.lost_renames.join(", ")
-                        ));
-                    }
                     if !said.is_empty() {
                         progress.println(&format!(
                             "rapporteur: {}: {}",
@@ -464,16 +457,16 @@ fn batch_run(args: &BatchArgs, progress: &mut Progress) -> Result<i32, Error> {
         .iter()
         .filter(|p| p.entry.status == batch::Status::Pending)
         .count();
-    // Names a person gave with `relabel` are their work: a redo that replaces them says so.
+    // Names a person gave with `relabel` are their work: a redo says what becomes of them.
     for p in plan.iter().filter(|p| {
         p.entry.status == batch::Status::Pending && p.redo.is_some() && !p.redo_loses.is_empty()
     }) {
         progress.println(&format!(
-            "rapporteur: warning: {}: redone ({}), which replaces the names relabel gave it ({}); run relabel on it again afterwards{}",
+            "rapporteur: {}: redone ({}); the names relabel gave it ({}) go again to the voices they belong to, and a name that finds none is reported{}",
             p.folder.as_deref().unwrap_or(out).display(),
             p.redo.as_deref().unwrap_or_default(),
             p.redo_loses.join(", "),
-            if args.resume { "" } else { ", or add --resume to keep it" }
+            if args.resume { "" } else { " (add --resume to keep the folder as it is)" }
         ));
     }
     let kept = plan.iter().filter(|p| p.entry.resumed).count();

@@ -674,10 +674,23 @@ impl Pipeline {
             .unwrap_or(recording.path())
             .to_path_buf();
         let input = input.as_path();
-        let (mut transcript, mut timings, notes) =
+        let (mut transcript, mut timings, mut notes) =
             self.transcribe_as(recording, progress, opts, voices)?;
         transcript.source.path = input.display().to_string();
         crate::interrupt::check()?;
+        let renames = carry_relabel(out_dir, &mut transcript);
+        if !renames.kept.is_empty() {
+            notes.push(format!(
+                "kept the names relabel gave to these voices: {}",
+                renames.kept.join(", ")
+            ));
+        }
+        if !renames.lost.is_empty() {
+            notes.push(format!(
+                "warning: relabel had given names this run finds no speaker for ({}): run relabel on the folder again",
+                renames.lost.join(", ")
+            ));
+        }
         let t = Instant::now();
         let mut processing = Processing::new("run");
         processing.options = opts.summary_options(voices.len());
@@ -720,6 +733,7 @@ impl Pipeline {
             carried_over: CarriedOver::default(),
         };
         let t2 = Instant::now();
+        let relabelled: String = renames.kept.iter().map(|r| format!("{r}\n")).collect();
         report.carried_over = write_output_dir(
             &transcript,
             &summary,
@@ -727,9 +741,14 @@ impl Pipeline {
             &opts.formats,
             &opts.layout,
             input,
-            |stage| match seal {
-                Some(seal) => seal(stage, &report),
-                None => Ok(()),
+            |stage| {
+                if !relabelled.is_empty() {
+                    fsutil::write_atomic(&stage.join(RELABEL_MARKER), relabelled.as_bytes())?;
+                }
+                match seal {
+                    Some(seal) => seal(stage, &report),
+                    None => Ok(()),
+                }
             },
         )?;
         report.timings.write_s = t2.elapsed().as_secs_f64();
@@ -1314,14 +1333,63 @@ fn write_output_dir(
     Ok(carried)
 }
 
+/// What became of the names `relabel` gave in an earlier result of this recording.
+#[derive(Debug, Default)]
+struct CarriedRenames {
+    /// Given again to the same voices in the new result: `S1 = "Diane"`.
+    kept: Vec<String>,
+    /// Renames whose voice the new result has no speaker for.
+    lost: Vec<String>,
+}
+
+/// A re-run into a folder that `relabel` renamed gives those names again to the speakers they
+/// still belong to (by time: see [`speakers::names::carried_names`]), so that re-running
+/// never undoes a person's naming; the ones that find no speaker are reported as lost.
+fn carry_relabel(out_dir: &Path, transcript: &mut Transcript) -> CarriedRenames {
+    let mut result = CarriedRenames::default();
+    let Ok(lines) = std::fs::read_to_string(out_dir.join(RELABEL_MARKER)) else {
+        return result;
+    };
+    let lines: Vec<String> = lines
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    let given: Vec<String> = lines
+        .iter()
+        .filter_map(|l| Names::parse(l).ok())
+        .flat_map(|n| n.given())
+        .collect();
+    let old: Option<Transcript> =
+        std::fs::read_to_string(out_dir.join(Format::Json.exporter().file_name()))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+    let carried = match &old {
+        Some(old) => speakers::names::carried_names(old, &given, transcript),
+        None => Vec::new(),
+    };
+    let kept_names: Vec<String> = carried.iter().map(|(_, name, _)| name.clone()).collect();
+    if !carried.is_empty() {
+        let names = Names::from_entries(carried);
+        if names.apply(transcript).is_ok() {
+            result.kept = names.describe();
+        }
+    }
+    result.lost = lines
+        .into_iter()
+        .filter(|l| {
+            Names::parse(l).map_or(true, |n| n.given().iter().any(|g| !kept_names.contains(g)))
+        })
+        .collect();
+    result
+}
+
 /// What a re-run found in the folder it writes: the files it wrote anew over earlier ones,
 /// and the earlier files it kept as they were.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CarriedOver {
     pub replaced: Vec<String>,
     pub kept: Vec<String>,
-    /// Renames `relabel` had made in the earlier result, which the new files do not have.
-    pub lost_renames: Vec<String>,
 }
 
 /// Copy into `stage` every entry of the earlier result `old` that the stage does not have,
@@ -1342,10 +1410,8 @@ fn carry_over(old: &Path, stage: &Path) -> Result<CarriedOver> {
         if shown == SOURCE_MARKER || shown.starts_with(".rapporteur-") {
             continue;
         }
-        // The new files carry the speaker numbers again, whatever relabel had named them.
+        // Written anew with the names that still find their voices (see `carry_relabel`).
         if shown == RELABEL_MARKER {
-            let text = std::fs::read_to_string(old.join(&name)).unwrap_or_default();
-            carried.lost_renames = text.lines().map(str::to_string).collect();
             continue;
         }
         let (from, to) = (old.join(&name), stage.join(&name));

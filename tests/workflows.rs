@@ -153,7 +153,7 @@ fn relabel(dir: &Path, names: &str) -> Output {
 }
 
 #[test]
-fn batch_resume_keeps_a_relabelled_folder_and_a_redo_says_it_replaces_the_names() {
+fn batch_resume_keeps_a_relabelled_folder_and_a_redo_keeps_its_names() {
     require_default_model();
     let archive = tempfile::tempdir().unwrap();
     std::fs::copy(jfk(), archive.path().join("jfk.wav")).unwrap();
@@ -193,13 +193,15 @@ fn batch_resume_keeps_a_relabelled_folder_and_a_redo_says_it_replaces_the_names(
         assert!(v["event"].is_string(), "{line}");
     }
 
-    // Without --resume the folder is redone, and the run says which names that replaces.
+    // Without --resume the folder is redone: the run says so, and the name stays on its voice.
     let o = batch(archive.path(), out.path(), &[]);
     let err = ok(&o);
     assert!(
-        err.contains("replaces the names relabel gave it") && err.contains("S1 = \"Diane\""),
+        err.contains("the names relabel gave it") && err.contains("S1 = \"Diane\""),
         "{err}"
     );
+    let t = transcript(&folder);
+    assert_eq!(t.diarization.unwrap().speakers[0].label, "Diane", "{err}");
 }
 
 #[test]
@@ -444,17 +446,38 @@ fn decode_to_stdout_and_run_from_stdin() {
 }
 
 #[test]
-fn a_rerun_over_a_relabelled_folder_says_it_replaces_the_names() {
+fn a_rerun_over_a_relabelled_folder_keeps_the_names_on_their_voices() {
     require_default_model();
     let out = tempfile::tempdir().unwrap();
-    let fast = ["-f", "json,txt", "--no-positions", "-q"];
-    ok(&run(&jfk(), out.path(), &fast));
-    let folder = out.path().join("jfk");
-    ok(&relabel(&folder, "S1 = \"Diane\"\n"));
-    let o = run(&jfk(), out.path(), &["-f", "json,txt", "--no-positions"]);
-    let err = ok(&o);
-    assert!(
-        err.contains("warning") && err.contains("S1 = \"Diane\"") && err.contains("relabel"),
-        "{err}"
-    );
+    let sample = root().join("samples/negotiation.opus");
+    let fast = ["-f", "json,txt,rttm", "--no-positions", "-q"];
+    ok(&run(&sample, out.path(), &fast));
+    let folder = out.path().join("negotiation");
+    // A name for one voice, and one name for two voices (merged).
+    ok(&relabel(
+        &folder,
+        "S1 = \"Chair\"\nS2 = \"France\"\nS3 = \"France\"\n",
+    ));
+    let before = transcript(&folder).diarization.unwrap();
+    // Once with every format, once with a single one (the kept transcript.json holds the names).
+    for formats in ["json,txt,rttm", "txt"] {
+        let o = run(&sample, out.path(), &["-f", formats, "--no-positions"]);
+        let err = ok(&o);
+        assert!(err.contains("kept the names relabel gave"), "{err}");
+        let txt = std::fs::read_to_string(folder.join("transcript.txt")).unwrap();
+        assert!(txt.starts_with("Chair: "), "{txt}");
+        assert!(txt.contains("\nFrance: "), "{txt}");
+        assert!(
+            !txt.contains("\nS1: ") && !txt.contains("\nS2: ") && !txt.contains("\nS3: "),
+            "{txt}"
+        );
+    }
+    let after = transcript(&folder).diarization.unwrap();
+    let labels = |d: &rapporteur::transcript::Diarization| {
+        d.speakers
+            .iter()
+            .map(|s| s.label.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(labels(&after), labels(&before));
 }

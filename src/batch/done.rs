@@ -33,7 +33,8 @@ pub struct DoneMarker {
     pub result: RecordingResult,
     /// The renames `rapporteur relabel` made in this folder since it was finished
     /// (`S1 = "Diane"`), oldest first. A relabelled folder is still a finished one: relabel
-    /// sums its files again, so `--resume` keeps it; a redo would lose these names, and says so.
+    /// sums its files again, so `--resume` keeps it; a redo gives the names again to their
+    /// voices and says so.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relabelled: Vec<String>,
 }

@@ -72,7 +72,8 @@ pub struct Planned {
     pub fingerprint: String,
     /// Why a recording with an output folder already there is processed again.
     pub redo: Option<String>,
-    /// Names `relabel` gave in the folder a redo replaces (`S1 = "Diane"`): lost by the redo.
+    /// Names `relabel` gave in the folder a redo replaces (`S1 = "Diane"`): the redo gives them
+    /// again to the voices they belong to.
     pub redo_loses: Vec<String>,
     /// The input's size and modification time when it was hashed.
     pub stamp: Option<String>,

@@ -46,7 +46,7 @@ pub fn plan_table(plan: &[Planned]) -> String {
                 if p.redo.is_some() { "redo" } else { "process" },
                 match &p.redo {
                     Some(why) if !p.redo_loses.is_empty() => format!(
-                        "{} ({why}; replaces the names relabel gave: {})",
+                        "{} ({why}; the names relabel gave go again to their voices: {})",
                         e.output.as_deref().unwrap_or(""),
                         p.redo_loses.join(", ")
                     ),

@@ -110,6 +110,21 @@ impl Names {
         Ok(unknown)
     }
 
+    /// A names file of these `(key, name, delegation)` entries.
+    pub fn from_entries(entries: Vec<(String, String, Option<String>)>) -> Names {
+        Names {
+            map: entries
+                .into_iter()
+                .map(|(k, name, delegation)| (k, (name, delegation)))
+                .collect(),
+        }
+    }
+
+    /// The names this file gives.
+    pub fn given(&self) -> Vec<String> {
+        self.map.values().map(|(name, _)| name.clone()).collect()
+    }
+
     /// Every rename, as it would be written in a names file: `S1 = "Diane"`.
     pub fn describe(&self) -> Vec<String> {
         self.map
@@ -159,6 +174,60 @@ impl Names {
             }
         )
     }
+}
+
+/// Share of a speaker's talk time in a new result that must lie inside an earlier speaker's
+/// turns for that speaker's given name to pass to it: most of the voice, not a stray overlap.
+const SAME_VOICE_SHARE: f64 = 0.8;
+
+/// The names a person gave (`given`, by `relabel`) to speakers of an earlier result `old` of the
+/// same recording, for the speakers of `new` they still belong to: a speaker of `new` that no
+/// enrolled voice or names file has named takes the given name of the earlier speaker whose
+/// turns hold at least 80 % of its talk time. Two new speakers may take one name (they are
+/// then merged, as relabel merges). Returns `(new id, name, delegation)`.
+pub fn carried_names(
+    old: &Transcript,
+    given: &[String],
+    new: &Transcript,
+) -> Vec<(String, String, Option<String>)> {
+    let (Some(old_d), Some(new_d)) = (&old.diarization, &new.diarization) else {
+        return Vec::new();
+    };
+    let mut carried = Vec::new();
+    for sp in new_d.speakers.iter().filter(|s| s.label == s.id) {
+        let mine: Vec<&Turn> = new_d
+            .turns
+            .iter()
+            .filter(|t| t.speaker == sp.label)
+            .collect();
+        let talk: f64 = mine.iter().map(|t| t.end - t.start).sum();
+        if talk <= 0.0 {
+            continue;
+        }
+        let best = old_d
+            .speakers
+            .iter()
+            .filter(|o| given.contains(&o.label))
+            .map(|o| {
+                let covered: f64 = mine
+                    .iter()
+                    .map(|t| {
+                        old_d
+                            .turns
+                            .iter()
+                            .filter(|u| u.speaker == o.label)
+                            .map(|u| (t.end.min(u.end) - t.start.max(u.start)).max(0.0))
+                            .sum::<f64>()
+                    })
+                    .sum();
+                (covered / talk, o)
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((_, o)) = best.filter(|(share, _)| *share >= SAME_VOICE_SHARE) {
+            carried.push((sp.id.clone(), o.label.clone(), o.delegation.clone()));
+        }
+    }
+    carried
 }
 
 /// Speakers who now share a label are one person: one entry (ids joined with `+`, in order of
