@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{rapporteur, shared};
+use common::{analyze, rapporteur, shared};
 use serde_json::{json, Value};
 
 /// A cue of an SRT file: start and end in seconds, and its lines.
@@ -47,26 +47,6 @@ fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, content).unwrap();
     path
-}
-
-/// `rapporteur analyze INPUT -o OUT ARGS...`, which must succeed; its `--json` report.
-fn analyze(input: &Path, out: &Path, args: &[&str]) -> Value {
-    let o = rapporteur()
-        .arg("analyze")
-        .arg(input)
-        .arg("-o")
-        .arg(out)
-        .args(args)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "analyze {}: {}",
-        input.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("analyze --json")
 }
 
 fn read(path: PathBuf) -> String {

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{fixture, rapporteur, root};
+use common::{analyze, fixture, rapporteur, root};
 use serde_json::Value;
 
 fn schema() -> jsonschema::Validator {
@@ -27,25 +27,6 @@ fn valid_summary(path: &Path) -> Value {
     assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
     assert_eq!(summary["schema"], "rapporteur.summary/1");
     summary
-}
-
-fn analyze(input: &Path, out: &Path, extra: &[&str]) -> Value {
-    let o = rapporteur()
-        .arg("analyze")
-        .arg(input)
-        .arg("-o")
-        .arg(out)
-        .args(extra)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "analyze {}: {}",
-        input.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("analyze --json")
 }
 
 #[test]

@@ -87,3 +87,23 @@ pub fn leftovers(dir: &Path) -> Vec<PathBuf> {
     }
     found
 }
+
+/// `rapporteur analyze INPUT -o OUT ARGS... --json`, which must succeed; its JSON report.
+pub fn analyze(input: &Path, out: &Path, args: &[&str]) -> serde_json::Value {
+    let o = rapporteur()
+        .arg("analyze")
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "analyze {}: {}",
+        input.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("analyze --json")
+}
