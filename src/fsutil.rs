@@ -118,6 +118,11 @@ fn umask() -> u32 {
     })
 }
 
+/// Whether a path given on the command line is `-`: standard input or output, not a file.
+pub fn is_std_stream(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
 /// Copy a file, a folder with everything in it, or a symbolic link (as a link) to `to`, which
 /// must not exist.
 pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {

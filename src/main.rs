@@ -95,7 +95,13 @@ fn run_inputs(args: &RunArgs, progress: &Progress) -> i32 {
         Ok(o) => o,
         Err(e) => return fail_all(&e),
     };
-    if args.inputs.iter().filter(|i| is_stdin(i)).count() > 1 {
+    if args
+        .inputs
+        .iter()
+        .filter(|i| rapporteur::fsutil::is_std_stream(i))
+        .count()
+        > 1
+    {
         return fail_all(&Error::usage("standard input (-) can be read only once"));
     }
     // The output root must be writable before any time is spent transcribing.
@@ -183,10 +189,6 @@ fn run_inputs(args: &RunArgs, progress: &Progress) -> i32 {
     exit
 }
 
-fn is_stdin(input: &Path) -> bool {
-    input.as_os_str() == "-"
-}
-
 /// One input of `run`. Standard input is first copied into an owner-only temporary file in
 /// the output root (the decoders need to seek; the recording is confidential, so it goes
 /// nowhere else), removed afterwards whatever happens; the result names it `-`.
@@ -197,7 +199,7 @@ fn process_input(
     root: &Path,
     progress: &Progress,
 ) -> Result<pipeline::RunReport, Error> {
-    if !is_stdin(input) {
+    if !rapporteur::fsutil::is_std_stream(input) {
         return pipeline.process(input, dir, progress);
     }
     let shown = Path::new("-");
@@ -787,7 +789,7 @@ fn read_glossary(path: &Path) -> Result<String, Error> {
 fn decode_command(input: &Path, output: &Path) -> Result<(), Error> {
     let t0 = std::time::Instant::now();
     // `-o -` is standard output, for `rapporteur decode x.opus -o - | sox -t wav - ...`.
-    let to_stdout = output.as_os_str() == "-";
+    let to_stdout = rapporteur::fsutil::is_std_stream(output);
     let (info, samples) = if to_stdout {
         rapporteur::audio::decode_to_wav_stream(
             input,
@@ -908,7 +910,10 @@ fn models_command(cmd: ModelsCommand) -> Result<(), Error> {
 
 fn tag_command(args: TagArgs) -> Result<(), Error> {
     use rapporteur::utterances;
-    let stdin = args.input.as_ref().is_none_or(|p| p.as_os_str() == "-");
+    let stdin = args
+        .input
+        .as_deref()
+        .is_none_or(rapporteur::fsutil::is_std_stream);
     let (name, text) = if stdin {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)

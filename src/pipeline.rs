@@ -24,8 +24,8 @@ use crate::speakers::voices::{load_voiceprint, DEFAULT_MATCH_THRESHOLD};
 use crate::speakers::{self, DiarizeParams, SpeakerEmbedder, SpeakerModel, VoiceStore, Voiceprint};
 use crate::summary::{self, Context, Processing, StageTime, Summary};
 use crate::transcript::{
-    Diarization, Language, ModelRef, Segment, Source, Speaker, SpeechReport, Transcript, Turn,
-    VoiceMatch, TRANSCRIPT_SCHEMA,
+    round_ms, Diarization, Language, ModelRef, Segment, Source, Speaker, SpeechReport, Transcript,
+    Turn, VoiceMatch, TRANSCRIPT_SCHEMA,
 };
 use crate::utterances::{self, InputFormat};
 
@@ -360,7 +360,7 @@ impl Pipeline {
             };
             let t = Instant::now();
             for mut seg in session.transcribe_chunk(&chunk.samples)? {
-                seg.map_times(|t, is_end| to_ms(chunk.to_recording(t, is_end)));
+                seg.map_times(|t, is_end| round_ms(chunk.to_recording(t, is_end)));
                 seg.id = segments.len();
                 segments.push(seg);
             }
@@ -481,7 +481,7 @@ impl Pipeline {
                     None => "none".into(),
                 },
                 detector_sha256: self.vad.as_ref().map(|(_, m)| m.sha256.clone()),
-                speech_s: to_ms(chunker.speech() as f64 / sr),
+                speech_s: round_ms(chunker.speech() as f64 / sr),
                 chunks: stats.chunks,
                 retried_chunks: stats.retried_chunks,
                 unresolved_chunks: stats.unresolved_chunks,
@@ -544,7 +544,7 @@ impl Pipeline {
                         similarity: (sim * 1000.0).round() / 1000.0,
                     }),
                     id,
-                    speech_s: to_ms(s.speech_s),
+                    speech_s: round_ms(s.speech_s),
                     turns: found.turns.iter().filter(|t| t.speaker == i).count(),
                 }
             })
@@ -553,8 +553,8 @@ impl Pipeline {
             .turns
             .iter()
             .map(|t| Turn {
-                start: to_ms(t.start),
-                end: to_ms(t.end),
+                start: round_ms(t.start),
+                end: round_ms(t.end),
                 speaker: speakers[t.speaker].label.clone(),
             })
             .collect();
@@ -564,8 +564,8 @@ impl Pipeline {
                 sha256: m.model.sha256.clone(),
             },
             threshold: d.params.threshold,
-            speech_s: to_ms(found.speech_s),
-            overlap_s: to_ms(found.overlap_s),
+            speech_s: round_ms(found.speech_s),
+            overlap_s: round_ms(found.overlap_s),
             speakers,
             turns,
         }
@@ -1115,7 +1115,7 @@ pub fn enrol_voice(
         delegation,
         model: speaker.model.name.clone(),
         model_sha256: speaker.model.sha256.clone(),
-        speech_s: to_ms(speech_s),
+        speech_s: round_ms(speech_s),
         windows: all.len(),
         sources,
         vector,
@@ -1192,7 +1192,7 @@ pub fn relabel(dir: &Path, names: &Names) -> Result<Relabelled> {
         },
     );
     let files = output::write_formats(&transcript, &summary, dir, &present, &layout)?;
-    // Remember the renames: a later run into this folder replaces them, and says so.
+    // Remember the renames: a later run into this folder gives them again to their voices.
     let mut renames = std::fs::read_to_string(dir.join(RELABEL_MARKER)).unwrap_or_default();
     for r in names.describe() {
         renames.push_str(&r);
@@ -1252,11 +1252,6 @@ fn load_voices(
 /// A setting as it was typed (0.3, not the 0.30000001192092896 an f32 widens to).
 fn decimal(x: f32) -> Value {
     Value::from(summary::round3(f64::from(x)))
-}
-
-/// Round to whole milliseconds: finer digits are noise, and they make the JSON hard to read.
-fn to_ms(seconds: f64) -> f64 {
-    (seconds * 1000.0).round() / 1000.0
 }
 
 /// Name of the marker file that records which recording an output folder belongs to.
@@ -1346,42 +1341,42 @@ struct CarriedRenames {
 /// still belong to (by time: see [`speakers::names::carried_names`]), so that re-running
 /// never undoes a person's naming; the ones that find no speaker are reported as lost.
 fn carry_relabel(out_dir: &Path, transcript: &mut Transcript) -> CarriedRenames {
-    let mut result = CarriedRenames::default();
-    let Ok(lines) = std::fs::read_to_string(out_dir.join(RELABEL_MARKER)) else {
-        return result;
+    let Ok(text) = std::fs::read_to_string(out_dir.join(RELABEL_MARKER)) else {
+        return CarriedRenames::default();
     };
-    let lines: Vec<String> = lines
+    // Each line as written, with the names it gives (none when it does not parse).
+    let renames: Vec<(String, Vec<String>)> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(str::to_string)
-        .collect();
-    let given: Vec<String> = lines
-        .iter()
-        .filter_map(|l| Names::parse(l).ok())
-        .flat_map(|n| n.given())
-        .collect();
-    let old: Option<Transcript> =
-        std::fs::read_to_string(out_dir.join(Format::Json.exporter().file_name()))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
-    let carried = match &old {
-        Some(old) => speakers::names::carried_names(old, &given, transcript),
-        None => Vec::new(),
-    };
-    let kept_names: Vec<String> = carried.iter().map(|(_, name, _)| name.clone()).collect();
-    if !carried.is_empty() {
-        let names = Names::from_entries(carried);
-        if names.apply(transcript).is_ok() {
-            result.kept = names.describe();
-        }
-    }
-    result.lost = lines
-        .into_iter()
-        .filter(|l| {
-            Names::parse(l).map_or(true, |n| n.given().iter().any(|g| !kept_names.contains(g)))
+        .map(|l| {
+            (
+                l.to_string(),
+                Names::parse(l).map(|n| n.given()).unwrap_or_default(),
+            )
         })
         .collect();
-    result
+    let given: Vec<String> = renames.iter().flat_map(|(_, g)| g.clone()).collect();
+    let carried = std::fs::read_to_string(out_dir.join(Format::Json.exporter().file_name()))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Transcript>(&t).ok())
+        .map(|old| speakers::names::carried_names(&old, &given, transcript))
+        .unwrap_or_default();
+    let kept_names: Vec<String> = carried.iter().map(|(_, name, _)| name.clone()).collect();
+    let kept = if carried.is_empty() {
+        Vec::new()
+    } else {
+        let names = Names::from_entries(carried);
+        match names.apply(transcript) {
+            Ok(_) => names.describe(),
+            Err(_) => Vec::new(),
+        }
+    };
+    let lost = renames
+        .into_iter()
+        .filter(|(_, g)| g.is_empty() || g.iter().any(|n| !kept_names.contains(n)))
+        .map(|(line, _)| line)
+        .collect();
+    CarriedRenames { kept, lost }
 }
 
 /// What a re-run found in the folder it writes: the files it wrote anew over earlier ones,
@@ -1407,11 +1402,9 @@ fn carry_over(old: &Path, stage: &Path) -> Result<CarriedOver> {
     names.sort();
     for name in names {
         let shown = name.to_string_lossy().into_owned();
-        if shown == SOURCE_MARKER || shown.starts_with(".rapporteur-") {
-            continue;
-        }
-        // Written anew with the names that still find their voices (see `carry_relabel`).
-        if shown == RELABEL_MARKER {
+        // The recording and relabel markers are written anew (the latter with the names that
+        // still find their voices, see `carry_relabel`); temporaries are nobody's result.
+        if shown == SOURCE_MARKER || shown == RELABEL_MARKER || shown.starts_with(".rapporteur-") {
             continue;
         }
         let (from, to) = (old.join(&name), stage.join(&name));
@@ -1447,7 +1440,7 @@ pub fn output_dirs(inputs: &[PathBuf], root: &Path) -> Vec<PathBuf> {
     inputs
         .iter()
         .map(|input| {
-            let stem = if input.as_os_str() == "-" {
+            let stem = if fsutil::is_std_stream(input) {
                 "stdin".to_string()
             } else {
                 input

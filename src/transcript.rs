@@ -320,6 +320,31 @@ const DEMONYMS: [(&str, &str); 40] = [
     ("south african", "south africa"),
 ];
 
+/// Seconds rounded to whole milliseconds, the precision every time in a transcript has: finer
+/// digits are noise, and they make the JSON hard to read.
+pub fn round_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
+/// `from..to` cut into consecutive spans in proportion to `weights` (words without times of
+/// their own share the time their neighbours leave them this way).
+pub fn share_span(from: f64, to: f64, weights: &[f64]) -> Vec<(f64, f64)> {
+    let total: f64 = weights.iter().sum();
+    let mut t = from;
+    weights
+        .iter()
+        .map(|w| {
+            let start = t;
+            t += if total > 0.0 {
+                (to - from) * w / total
+            } else {
+                0.0
+            };
+            (start, t)
+        })
+        .collect()
+}
+
 /// The owner part of a target key ("amendment by <owner>"), so that a proposal groups
 /// however its owner is named: "the Distinguished Delegation of Brazil" -> "brazil";
 /// "European Union" -> "eu"; "Brazilian" -> "brazil".
@@ -360,5 +385,23 @@ impl Transcript {
             .filter(|t| !t.is_empty())
             .collect::<Vec<_>>()
             .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_follow_their_weights_and_cover_the_range() {
+        assert_eq!(
+            share_span(2.0, 5.0, &[1.0, 2.0]),
+            vec![(2.0, 3.0), (3.0, 5.0)]
+        );
+        assert_eq!(
+            share_span(1.0, 1.0, &[1.0, 1.0]),
+            vec![(1.0, 1.0), (1.0, 1.0)]
+        );
+        assert_eq!(round_ms(1.23456), 1.235);
     }
 }

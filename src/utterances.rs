@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::transcript::{Transcript, Word};
+use crate::transcript::{round_ms, share_span, Transcript, Word};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InputFormat {
@@ -384,18 +384,17 @@ fn whisperx_words(words: &[Value], start: f64, end: f64) -> Result<Vec<Word>, St
             out[first - 1].end
         };
         let to = out.get(last + 1).map_or(end, |w| w.start).max(from);
-        let chars: Vec<usize> = out[first..=last]
+        let chars: Vec<f64> = out[first..=last]
             .iter()
-            .map(|w| w.text.chars().count().max(1))
+            .map(|w| w.text.chars().count().max(1) as f64)
             .collect();
-        let total = chars.iter().sum::<usize>() as f64;
         // Whole milliseconds, as the times of a transcript are.
-        let ms = |t: f64| (t * 1000.0).round() / 1000.0;
-        let mut t = from;
-        for (w, n) in out[first..=last].iter_mut().zip(chars) {
-            w.start = ms(t);
-            t += (to - from) * n as f64 / total;
-            w.end = ms(t);
+        for (w, (s, e)) in out[first..=last]
+            .iter_mut()
+            .zip(share_span(from, to, &chars))
+        {
+            w.start = round_ms(s);
+            w.end = round_ms(e);
         }
         k += 1;
     }

@@ -574,11 +574,10 @@ fn letters_and_digits(text: &str) -> String {
 fn retime(segments: &mut [Segment], reference: &[Segment]) {
     let key = |w: &Word| letters_and_digits(&w.text);
     let refs: Vec<&Word> = reference.iter().flat_map(|s| &s.words).collect();
-    let n_hyp: usize = segments.iter().map(|s| s.words.len()).sum();
-    if refs.is_empty() || n_hyp == 0 {
+    let hyp_keys: Vec<String> = segments.iter().flat_map(|s| &s.words).map(key).collect();
+    if refs.is_empty() || hyp_keys.is_empty() {
         return;
     }
-    let hyp_keys: Vec<String> = segments.iter().flat_map(|s| &s.words).map(key).collect();
     let ref_keys: Vec<String> = refs.iter().map(|w| key(w)).collect();
     let (n, m) = (hyp_keys.len(), ref_keys.len());
     // cost[i][j]: edits to align the first i words with the first j reference words.
@@ -633,10 +632,9 @@ fn retime(segments: &mut [Segment], reference: &[Segment]) {
         } else {
             times[run_end].expect("paired").0.max(from)
         };
-        let step = (to - from) / (run_end - k) as f64;
-        for (x, t) in times[k..run_end].iter_mut().enumerate() {
-            let start = from + step * x as f64;
-            *t = Some((start, start + step));
+        let shares = crate::transcript::share_span(from, to, &vec![1.0; run_end - k]);
+        for (t, span) in times[k..run_end].iter_mut().zip(shares) {
+            *t = Some(span);
         }
         k = run_end;
     }

@@ -49,7 +49,7 @@ pub fn decode_to_wav(
         let decoded = decode_stream(input, opts, |block| {
             count += block.len();
             for &v in block {
-                w.write_sample((v.clamp(-1.0, 1.0) * 32767.0).round() as i16)
+                w.write_sample(pcm16(v))
                     .map_err(|e| crate::Error::output(output, e.to_string()))?;
             }
             Ok(())
@@ -107,7 +107,7 @@ pub fn decode_to_wav_stream(
         }
         count += block.len();
         for &v in block {
-            let sample = (v.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+            let sample = pcm16(v);
             out.write_all(&sample.to_le_bytes()).map_err(broken)?;
         }
         Ok(())
@@ -117,6 +117,11 @@ pub fn decode_to_wav_stream(
     }
     out.flush().map_err(broken)?;
     Ok((info, count))
+}
+
+/// A sample in [-1, 1] as 16-bit PCM (out-of-range values clipped).
+fn pcm16(v: f32) -> i16 {
+    (v.clamp(-1.0, 1.0) * 32767.0).round() as i16
 }
 
 fn wav_spec() -> hound::WavSpec {
@@ -134,8 +139,7 @@ pub fn write_wav(path: &std::path::Path, samples: &[f32]) -> crate::Result<()> {
         let mut w = hound::WavWriter::new(std::io::BufWriter::new(file), wav_spec())
             .map_err(std::io::Error::other)?;
         for &v in samples {
-            w.write_sample((v.clamp(-1.0, 1.0) * 32767.0).round() as i16)
-                .map_err(std::io::Error::other)?;
+            w.write_sample(pcm16(v)).map_err(std::io::Error::other)?;
         }
         w.finalize().map_err(std::io::Error::other)
     })

@@ -104,8 +104,12 @@ pub fn stamp(path: &Path) -> Option<String> {
 /// Write the marker into a complete stage: sums every file already there.
 pub fn seal(stage: &Path, mut marker: DoneMarker) -> Result<()> {
     marker.files = sums(stage)?;
-    let json = serde_json::to_vec_pretty(&marker).expect("the marker serialises");
-    fsutil::write_atomic(&stage.join(DONE_MARKER), &json)
+    write(stage, &marker)
+}
+
+fn write(dir: &Path, marker: &DoneMarker) -> Result<()> {
+    let json = serde_json::to_vec_pretty(marker).expect("the marker serialises");
+    fsutil::write_atomic(&dir.join(DONE_MARKER), &json)
 }
 
 /// After `relabel` rewrote the files of a finished folder: if it has a done marker, sum its
@@ -125,8 +129,7 @@ pub fn note_relabel(dir: &Path, before: &[FileSum], renames: &[String]) -> Resul
     }
     marker.files = sums(dir)?;
     marker.relabelled.extend(renames.iter().cloned());
-    let json = serde_json::to_vec_pretty(&marker).expect("the marker serialises");
-    fsutil::write_atomic(&path, &json)?;
+    write(dir, &marker)?;
     Ok(true)
 }
 

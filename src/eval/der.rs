@@ -17,8 +17,6 @@ pub struct Turn {
     pub speaker: String,
 }
 
-/// Parse RTTM text: `SPEAKER <file> <chan> <start> <dur> <NA> <NA> <speaker> <NA> <NA>`. Other
-/// record types and `;;` comments are skipped. Errors name the line.
 /// Record types of the RTTM format besides SPEAKER (NIST RT-09 evaluation plan).
 const RTTM_TYPES: [&str; 13] = [
     "SEGMENT",
@@ -36,6 +34,9 @@ const RTTM_TYPES: [&str; 13] = [
     "SPKR-INFO",
 ];
 
+/// Parse RTTM text: `SPEAKER <file> <chan> <start> <dur> <NA> <NA> <speaker> <NA> <NA>`. Other
+/// RTTM record types and `;;` comments are skipped; any other line is an error. Errors name
+/// the line.
 pub fn parse_rttm(text: &str) -> Result<Vec<Turn>, String> {
     let mut turns = Vec::new();
     for (i, line) in text.lines().enumerate() {

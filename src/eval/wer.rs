@@ -41,25 +41,17 @@ impl WerStats {
 pub fn spoken_text(name: &str, text: &str) -> Result<String, String> {
     use crate::utterances::{self, InputFormat};
     let format = utterances::detect(name, text);
-    if format != InputFormat::Lines {
-        let list = utterances::read(name, text, format)?;
-        return Ok(list
-            .iter()
-            .map(|u| u.text.as_str())
-            .collect::<Vec<_>>()
-            .join("\n"));
+    let list = utterances::read(name, text, format)?;
+    let plain_prose = format == InputFormat::Lines
+        && !(list.len() >= 2 && list.iter().all(|u| u.speaker.is_some()));
+    if plain_prose {
+        return Ok(text.to_string());
     }
-    let lines = utterances::read(name, text, InputFormat::Lines)?;
-    let all_named = lines.len() >= 2 && lines.iter().all(|u| u.speaker.is_some());
-    Ok(if all_named {
-        lines
-            .iter()
-            .map(|u| u.text.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    } else {
-        text.to_string()
-    })
+    Ok(list
+        .iter()
+        .map(|u| u.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// Compare two texts after normalising both.

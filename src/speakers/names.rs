@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{io_cause, Error, Result};
-use crate::transcript::{Diarization, Speaker, Transcript, Turn};
+use crate::transcript::{round_ms, Diarization, Speaker, Transcript, Turn};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
@@ -289,10 +289,6 @@ fn overlap_seconds(turns: &[Turn]) -> f64 {
         last = time;
     }
     total
-}
-
-fn round_ms(seconds: f64) -> f64 {
-    (seconds * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]
