@@ -237,6 +237,12 @@ pub struct PipelineArgs {
     #[arg(long, conflicts_with = "glossary")]
     pub prompt: Option<String>,
 
+    /// Add an English rendering (Whisper's translate task) to every segment spoken in another
+    /// language: `translation` in transcript.json, a second line in SRT, WebVTT and TXT, and
+    /// what the position tagger reads. Needs a multilingual model (e.g. --model base).
+    #[arg(long)]
+    pub translate: bool,
+
     /// File of terms (one per line; `#` starts a comment) to prime the recogniser with.
     #[arg(long, value_name = "FILE")]
     pub glossary: Option<PathBuf>,

@@ -288,6 +288,7 @@ fn run_options(args: &PipelineArgs, threads: usize) -> Result<RunOptions, Error>
             prompt,
             beam_size: args.beam_size,
             trim_audio_ctx: !args.full_audio_ctx,
+            translate: args.translate,
         },
         load: LoadOptions {
             flash_attn: args.flash_attn,

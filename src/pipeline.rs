@@ -359,10 +359,17 @@ impl Pipeline {
                 return Ok(0.0);
             };
             let t = Instant::now();
+            let speech: Vec<(f64, f64)> = chunk
+                .speech_spans()
+                .into_iter()
+                .map(|(a, b)| (round_ms(a), round_ms(b)))
+                .collect();
             for mut seg in session.transcribe_chunk(&chunk.samples)? {
                 seg.map_times(|t, is_end| round_ms(chunk.to_recording(t, is_end)));
-                seg.id = segments.len();
-                segments.push(seg);
+                for mut piece in seg.confine_to(&speech) {
+                    piece.id = segments.len();
+                    segments.push(piece);
+                }
             }
             progress.update(Stage::Transcribe, chunk.extent().end as f64 / sr);
             Ok(t.elapsed().as_secs_f64())
@@ -426,7 +433,11 @@ impl Pipeline {
         let t = Instant::now();
         let position_models = match &self.positions {
             Some(tagger) => {
-                let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+                // The tagger reads English: a translation when there is one.
+                let texts: Vec<&str> = segments
+                    .iter()
+                    .map(|s| s.translation.as_deref().unwrap_or(&s.text))
+                    .collect();
                 let tagged = tagger.tag(&texts)?;
                 for (segment, position) in segments.iter_mut().zip(tagged) {
                     segment.position = Some(position);
@@ -441,14 +452,7 @@ impl Pipeline {
         let total_s = started.elapsed().as_secs_f64();
         let (language, stats) = match &session {
             Some(s) => (s.language(), Some(s.stats.clone())),
-            None => (
-                Language {
-                    code: "und".into(),
-                    probability: 0.0,
-                    detected: false,
-                },
-                None,
-            ),
+            None => (Language::given("und"), None),
         };
         let stats = stats.unwrap_or_default();
         let sha256 = fsutil::sha256_file(input).map_err(|e| Error::input(input, e.to_string()))?;
@@ -1008,6 +1012,8 @@ fn transcript_of(
                 no_speech_prob: 0.0,
                 speaker: u.speaker,
                 position: None,
+                language: None,
+                translation: None,
             }
         })
         .collect();
@@ -1025,11 +1031,7 @@ fn transcript_of(
             sample_rate: 0,
             channels: 0,
         },
-        language: Language {
-            code: "und".into(),
-            probability: 0.0,
-            detected: false,
-        },
+        language: Language::given("und"),
         model: ModelRef {
             name: "none".into(),
             sha256: String::new(),

@@ -224,6 +224,36 @@ pub struct Language {
     pub probability: f32,
     /// Whether the language was detected (true) or given with `--language` / implied by the model.
     pub detected: bool,
+    /// Every language heard, most speech first, when the language was detected per chunk
+    /// (`code` is the first of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heard: Vec<HeardLanguage>,
+    /// A doubt about the language worth a reader's attention, such as an English-only model
+    /// transcribing speech that does not sound English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// One language heard in a recording, and how much speech was in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeardLanguage {
+    /// ISO 639-1 code.
+    pub code: String,
+    /// Seconds of transcribed speech (segment time) in this language.
+    pub speech_s: f64,
+}
+
+impl Language {
+    /// A language given by the user or implied by the model, not detected.
+    pub fn given(code: &str) -> Language {
+        Language {
+            code: code.to_string(),
+            probability: if code == "und" { 0.0 } else { 1.0 },
+            detected: false,
+            heard: Vec::new(),
+            warning: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -249,6 +279,12 @@ pub struct Segment {
     /// Negotiation move and target, filled by position tagging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<Position>,
+    /// ISO 639-1 code of the language the segment was transcribed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// English rendering of a segment spoken in another language (`--translate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -265,6 +301,86 @@ pub struct Word {
 }
 
 impl Segment {
+    /// The segment kept inside the speech `spans` (seconds, in order) of the audio it was
+    /// transcribed from: each word moves into the span it overlaps most (or the nearest), and
+    /// the segment is cut where consecutive words lie in different spans, so that no segment
+    /// spans a pause between two of them. A translation stays with the piece holding most of
+    /// the words.
+    pub fn confine_to(mut self, spans: &[(f64, f64)]) -> Vec<Segment> {
+        if spans.is_empty() {
+            return vec![self];
+        }
+        let span_of = |start: f64, end: f64| -> usize {
+            let overlap = |&(a, b): &(f64, f64)| (end.min(b) - start.max(a)).max(0.0);
+            let distance = |&(a, b): &(f64, f64)| (a - end).max(start - b).max(0.0);
+            (0..spans.len())
+                .max_by(|&i, &j| {
+                    overlap(&spans[i])
+                        .total_cmp(&overlap(&spans[j]))
+                        .then(distance(&spans[j]).total_cmp(&distance(&spans[i])))
+                        // The earlier span when everything ties.
+                        .then(j.cmp(&i))
+                })
+                .expect("spans is not empty")
+        };
+        let clip = |t: f64, (a, b): (f64, f64)| t.clamp(a, b);
+        if self.words.is_empty() {
+            let span = spans[span_of(self.start, self.end)];
+            self.start = clip(self.start, span);
+            self.end = clip(self.end, span).max(self.start);
+            return vec![self];
+        }
+        let mut groups: Vec<(usize, Vec<Word>)> = Vec::new();
+        for mut w in std::mem::take(&mut self.words) {
+            let i = span_of(w.start, w.end);
+            w.start = clip(w.start, spans[i]);
+            w.end = clip(w.end, spans[i]).max(w.start);
+            match groups.last_mut() {
+                Some((j, words)) if *j == i => words.push(w),
+                _ => groups.push((i, vec![w])),
+            }
+        }
+        let n = groups.len();
+        let most = (0..n).max_by_key(|&g| groups[g].1.len()).unwrap_or(0);
+        let translation = self.translation.take();
+        groups
+            .into_iter()
+            .enumerate()
+            .map(|(g, (i, words))| {
+                let span = spans[i];
+                let first = words.first().expect("groups are never empty");
+                let last = words.last().expect("groups are never empty");
+                let start = if g == 0 {
+                    clip(self.start, span).min(first.start)
+                } else {
+                    first.start
+                };
+                let end = if g + 1 == n {
+                    clip(self.end, span).max(last.end)
+                } else {
+                    last.end
+                };
+                let text = if n == 1 {
+                    self.text.clone()
+                } else {
+                    words
+                        .iter()
+                        .map(|w| w.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                Segment {
+                    start,
+                    end,
+                    text,
+                    words,
+                    translation: if g == most { translation.clone() } else { None },
+                    ..self.clone()
+                }
+            })
+            .collect()
+    }
+
     /// Move every time of the segment and its words through `map(t, is_end)`.
     pub fn map_times(&mut self, map: impl Fn(f64, bool) -> f64) {
         self.start = map(self.start, false);
@@ -391,6 +507,65 @@ impl Transcript {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn word(text: &str, start: f64, end: f64) -> Word {
+        Word {
+            start,
+            end,
+            text: text.into(),
+            probability: 0.9,
+            speaker: None,
+        }
+    }
+
+    #[test]
+    fn segments_stay_inside_speech_and_are_cut_at_pauses() {
+        let seg = Segment {
+            id: 0,
+            start: 0.0,
+            end: 30.0,
+            text: "Thank you. Brazil supports it.".into(),
+            words: vec![
+                word("Thank", 0.0, 2.1),
+                word("you.", 2.1, 2.6),
+                word("Brazil", 6.5, 9.1),
+                word("supports", 9.1, 9.6),
+                word("it.", 9.6, 30.0),
+            ],
+            avg_logprob: -0.2,
+            no_speech_prob: 0.0,
+            speaker: None,
+            position: None,
+            language: Some("en".into()),
+            translation: Some("Thanks. Brazil agrees.".into()),
+        };
+        let spans = [(1.0, 3.0), (7.0, 10.0)];
+        let pieces = seg.clone().confine_to(&spans);
+        let got: Vec<(f64, f64, &str)> = pieces
+            .iter()
+            .map(|p| (p.start, p.end, p.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(1.0, 2.6, "Thank you."), (7.0, 10.0, "Brazil supports it.")]
+        );
+        assert_eq!(pieces[0].words[0].start, 1.0, "no word starts in silence");
+        assert_eq!(pieces[1].words[0].start, 7.0);
+        assert_eq!(pieces[1].words[2].end, 10.0);
+        assert_eq!(pieces[0].translation, None);
+        assert_eq!(
+            pieces[1].translation.as_deref(),
+            Some("Thanks. Brazil agrees.")
+        );
+        assert_eq!(pieces[1].language.as_deref(), Some("en"));
+        // One span: the recogniser's text is kept, the times clipped.
+        let one = seg.clone().confine_to(&[(0.5, 12.0)]);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].text, seg.text);
+        assert_eq!((one[0].start, one[0].end), (0.5, 12.0));
+        // No spans: unchanged.
+        assert_eq!(seg.clone().confine_to(&[]), vec![seg]);
+    }
 
     #[test]
     fn spans_follow_their_weights_and_cover_the_range() {

@@ -8,7 +8,7 @@ use whisper_rs::{
 };
 
 use crate::error::{Error, Result};
-use crate::transcript::{Language, Segment, Word};
+use crate::transcript::{HeardLanguage, Language, Segment, Word};
 
 /// Options that shape decoding.
 #[derive(Debug, Clone)]
@@ -22,6 +22,17 @@ pub struct AsrOptions {
     pub beam_size: usize,
     /// Run the encoder only over each piece's real length instead of a padded 30 s.
     pub trim_audio_ctx: bool,
+    /// Also render every chunk not spoken in English in English (Whisper's translate task).
+    pub translate: bool,
+}
+
+/// What Whisper is asked to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Task {
+    /// The words as spoken, in their own language.
+    Transcribe,
+    /// An English rendering.
+    Translate,
 }
 
 /// Options fixed when the model is loaded.
@@ -69,29 +80,49 @@ impl Whisper {
     }
 
     /// Start transcribing one recording: chunks are then fed in order to
-    /// [`AsrSession::transcribe_chunk`]. The language is settled on the first chunk.
+    /// [`AsrSession::transcribe_chunk`]. Unless it is given or the model is English-only, the
+    /// language is detected for each chunk.
     pub fn session(&self, opts: &AsrOptions) -> Result<AsrSession<'_>> {
-        let state = self.ctx.create_state().map_err(|e| {
-            Error::model(
-                &self.path,
-                format!("creating the decoder state failed: {e}"),
-            )
-        })?;
+        if opts.translate && !self.multilingual {
+            return Err(Error::usage(format!(
+                "{} is an English-only model and cannot translate; use a multilingual one (e.g. --model base) with --translate",
+                self.path.display()
+            )));
+        }
+        let fixed = self.fixed_language(opts)?;
+        let detector = match fixed {
+            Some(_) => None,
+            None => Some(self.new_state()?),
+        };
         Ok(AsrSession {
             whisper: self,
-            state,
+            state: self.new_state()?,
+            detector,
             opts: opts.clone(),
-            language: self.fixed_language(opts)?,
+            fixed,
+            heard: Vec::new(),
+            english_check: EnglishCheck::default(),
             stats: AsrStats::default(),
         })
     }
 
+    fn new_state(&self) -> Result<WhisperState> {
+        self.ctx.create_state().map_err(|e| {
+            Error::model(
+                &self.path,
+                format!("creating the decoder state failed: {e}"),
+            )
+        })
+    }
+
     /// Decode one piece of at most 30 s.
+    #[allow(clippy::too_many_arguments)]
     fn transcribe_piece(
         &self,
         state: &mut WhisperState,
         samples: &[f32],
         language: &str,
+        task: Task,
         opts: &AsrOptions,
         prompt: Option<&str>,
         temperature: f32,
@@ -108,7 +139,7 @@ impl Whisper {
         let mut params = FullParams::new(strategy);
         params.set_n_threads(opts.threads.max(1) as i32);
         params.set_language(Some(language));
-        params.set_translate(false);
+        params.set_translate(task == Task::Translate);
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_special(false);
@@ -218,6 +249,8 @@ impl Whisper {
                 no_speech_prob: seg.no_speech_probability(),
                 speaker: None,
                 position: None,
+                language: None,
+                translation: None,
             });
         }
         let text: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
@@ -247,23 +280,17 @@ impl Whisper {
                         self.path.display()
                     )));
                 }
-                Ok(Some(Language {
-                    code: code.to_string(),
-                    probability: 1.0,
-                    detected: false,
-                }))
+                Ok(Some(Language::given(code)))
             }
-            _ if !self.multilingual => Ok(Some(Language {
-                code: "en".into(),
-                probability: 1.0,
-                detected: false,
-            })),
+            _ if !self.multilingual => Ok(Some(Language::given("en"))),
             _ => Ok(None),
         }
     }
 
-    /// Detect the language from the first 30 s of `samples`.
-    fn choose_language(
+    /// Detect the language of (the first 30 s of) `samples`. `state` must be one no decoding
+    /// ran on: whisper.cpp detects with the encoder window of the state's last decoding, and
+    /// only a fresh state's is the whole 30 s window Whisper was trained to detect over.
+    fn detect_language(
         &self,
         state: &mut WhisperState,
         samples: &[f32],
@@ -280,9 +307,9 @@ impl Whisper {
         let code = whisper_rs::get_lang_str(id).unwrap_or("en").to_string();
         let probability = probs.get(id as usize).copied().unwrap_or(0.0);
         Ok(Language {
-            code,
             probability,
             detected: true,
+            ..Language::given(&code)
         })
     }
 }
@@ -291,8 +318,14 @@ impl Whisper {
 pub struct AsrSession<'w> {
     whisper: &'w Whisper,
     state: WhisperState,
+    /// Detects the language of each chunk when it is neither given nor implied by the model.
+    detector: Option<WhisperState>,
     opts: AsrOptions,
-    language: Option<Language>,
+    /// The language given with `--language` or implied by an English-only model.
+    fixed: Option<Language>,
+    /// Per language detected: seconds of segments, and detection probability times seconds.
+    heard: Vec<(String, f64, f64)>,
+    english_check: EnglishCheck,
     pub stats: AsrStats,
 }
 
@@ -366,7 +399,8 @@ pub fn compression_ratio(text: &str) -> f32 {
 }
 
 impl AsrSession<'_> {
-    /// Transcribe one chunk of at most 30 s (16 kHz mono). Times are relative to the chunk.
+    /// Transcribe one chunk of at most 30 s (16 kHz mono). Times are relative to the chunk;
+    /// every segment carries the chunk's language, and with `translate` its English rendering.
     ///
     /// A decoding that loops (compression ratio above 2.4) or guesses (mean log-probability
     /// under -1) is redone at temperatures 0.2, 0.4 ... 1.0; every attempt is made without
@@ -375,7 +409,9 @@ impl AsrSession<'_> {
     /// the one that loops least, with each segment that merely repeats the one before it
     /// removed (real sessions do repeat themselves: "Thank you, Chair." in every turn).
     pub fn transcribe_chunk(&mut self, samples: &[f32]) -> Result<Vec<Segment>> {
-        let mut segments = self.decode_chunk(samples)?;
+        let language = self.chunk_language(samples)?;
+        let code = language.code.as_str();
+        let mut segments = self.decode_chunk(samples, code)?;
         // A prompted Whisper writes the glossary's spellings but often no timestamp tokens:
         // its segment then claims the whole window and whisper.cpp's token times drift
         // across it ("Ask what you can do for your country" at 10.99-11.00 s instead of
@@ -385,12 +421,6 @@ impl AsrSession<'_> {
         // against 7.0 s for the 65 s sample with a prompt).
         let prompt = self.opts.prompt.as_deref().filter(|p| !p.trim().is_empty());
         if prompt.is_some() && !segments.is_empty() {
-            let code = self
-                .language
-                .as_ref()
-                .expect("set by decode_chunk")
-                .code
-                .clone();
             let timing = AsrOptions {
                 beam_size: RETIME_BEAM_SIZE,
                 ..self.opts.clone()
@@ -398,32 +428,75 @@ impl AsrSession<'_> {
             let plain = self.whisper.transcribe_piece(
                 &mut self.state,
                 samples,
-                &code,
+                code,
+                Task::Transcribe,
                 &timing,
                 None,
                 0.0,
             )?;
             retime(&mut segments, &plain.segments);
         }
-        Ok(segments.into_iter().flat_map(split_at_sentences).collect())
+        let mut segments: Vec<Segment> =
+            segments.into_iter().flat_map(split_at_sentences).collect();
+        if self.opts.translate && code != "en" && !segments.is_empty() {
+            let english = self.whisper.transcribe_piece(
+                &mut self.state,
+                samples,
+                code,
+                Task::Translate,
+                &self.opts,
+                None,
+                0.0,
+            )?;
+            let english = if english.quality.is_loop() {
+                drop_repeated_segments(english.segments)
+            } else {
+                english.segments
+            };
+            attach_translations(&mut segments, &english);
+        }
+        for seg in &mut segments {
+            seg.language = Some(code.to_string());
+            if code == "en" {
+                self.english_check.add(&seg.text);
+            }
+        }
+        if language.detected {
+            let seconds: f64 = segments.iter().map(|s| s.end - s.start).sum();
+            match self.heard.iter_mut().find(|h| h.0 == code) {
+                Some(h) => {
+                    h.1 += seconds;
+                    h.2 += seconds * language.probability as f64;
+                }
+                None => self.heard.push((
+                    code.to_string(),
+                    seconds,
+                    seconds * language.probability as f64,
+                )),
+            }
+        }
+        Ok(segments)
+    }
+
+    /// The language of one chunk: the fixed one, or detected over the chunk alone.
+    fn chunk_language(&mut self, samples: &[f32]) -> Result<Language> {
+        if let Some(fixed) = &self.fixed {
+            return Ok(fixed.clone());
+        }
+        let detector = self.detector.as_mut().expect("created when not fixed");
+        self.whisper.detect_language(detector, samples, &self.opts)
     }
 
     /// [`AsrSession::transcribe_chunk`] before retiming and cutting at sentence ends.
-    fn decode_chunk(&mut self, samples: &[f32]) -> Result<Vec<Segment>> {
+    fn decode_chunk(&mut self, samples: &[f32], code: &str) -> Result<Vec<Segment>> {
         self.stats.chunks += 1;
-        if self.language.is_none() {
-            let lang = self
-                .whisper
-                .choose_language(&mut self.state, samples, &self.opts)?;
-            self.language = Some(lang);
-        }
-        let code = self.language.as_ref().expect("set above").code.clone();
         let mut best: Option<Piece> = None;
         for (attempt, &temperature) in TEMPERATURES.iter().enumerate() {
             let piece = self.whisper.transcribe_piece(
                 &mut self.state,
                 samples,
-                &code,
+                code,
+                Task::Transcribe,
                 &self.opts,
                 self.opts.prompt.as_deref(),
                 temperature,
@@ -464,23 +537,40 @@ impl AsrSession<'_> {
         })
     }
 
-    /// The language: detected on the first chunk, given, or implied by the model. Before any
-    /// chunk (a recording with no speech) it is the given one, or English for English-only
-    /// models, or "und" (undetermined).
+    /// The recording's language: the given one or the model's, or, detected per chunk, the
+    /// one with the most speech, with every language heard. Before any speech (a recording
+    /// with no speech) it is "und" (undetermined) unless given or implied by the model.
     pub fn language(&self) -> Language {
-        if let Some(l) = &self.language {
-            return l.clone();
-        }
-        let code = match self.opts.language.as_deref() {
-            Some(c) if c != "auto" => c.to_string(),
-            _ if !self.whisper.multilingual => "en".into(),
-            _ => "und".into(),
+        let mut language = match &self.fixed {
+            Some(l) => l.clone(),
+            None => {
+                let mut heard = self.heard.clone();
+                heard.sort_by(|a, b| b.1.total_cmp(&a.1));
+                match heard.first() {
+                    Some((code, seconds, weighted)) => Language {
+                        probability: if *seconds > 0.0 {
+                            (weighted / seconds) as f32
+                        } else {
+                            0.0
+                        },
+                        detected: true,
+                        heard: heard
+                            .iter()
+                            .map(|(code, seconds, _)| HeardLanguage {
+                                code: code.clone(),
+                                speech_s: crate::transcript::round_ms(*seconds),
+                            })
+                            .collect(),
+                        ..Language::given(code)
+                    },
+                    None => Language::given("und"),
+                }
+            }
         };
-        Language {
-            probability: if code == "und" { 0.0 } else { 1.0 },
-            detected: false,
-            code,
+        if !self.whisper.multilingual && self.fixed.as_ref().is_some_and(|l| l.code == "en") {
+            language.warning = self.english_check.warning(&self.whisper.path);
         }
+        language
     }
 }
 
@@ -654,6 +744,155 @@ fn retime(segments: &mut [Segment], reference: &[Segment]) {
     }
 }
 
+/// The commonest English words: in English speech they are about half of all words (measured
+/// below), in what an English-only model makes of other languages far fewer.
+const ENGLISH_FUNCTION_WORDS: [&str; 60] = [
+    "the", "of", "and", "to", "a", "in", "is", "that", "it", "for", "on", "as", "with", "was",
+    "be", "by", "this", "are", "at", "from", "or", "have", "not", "an", "but", "we", "you", "i",
+    "he", "she", "they", "his", "her", "their", "our", "my", "has", "had", "were", "will", "would",
+    "can", "all", "which", "there", "so", "if", "do", "what", "who", "been", "its", "one", "no",
+    "me", "him", "them", "us", "your", "into",
+];
+
+/// Words an English-only model must have written before its output is judged.
+const ENGLISH_CHECK_MIN_WORDS: usize = 20;
+/// Share of common English words under which the speech is taken not to be English.
+const ENGLISH_CHECK_MIN_SHARE: f64 = 0.2;
+
+/// Whether what an English-only model wrote reads like English: it cannot detect a language,
+/// and on other speech it writes English-looking words all the same.
+#[derive(Debug, Clone, Default)]
+struct EnglishCheck {
+    words: usize,
+    function_words: usize,
+}
+
+impl EnglishCheck {
+    fn add(&mut self, text: &str) {
+        for word in text.split_whitespace() {
+            let key = letters_and_digits(word);
+            if key.is_empty() {
+                continue;
+            }
+            self.words += 1;
+            if ENGLISH_FUNCTION_WORDS.contains(&key.as_str()) {
+                self.function_words += 1;
+            }
+        }
+    }
+
+    fn share(&self) -> f64 {
+        self.function_words as f64 / self.words.max(1) as f64
+    }
+
+    fn warning(&self, model: &std::path::Path) -> Option<String> {
+        if self.words < ENGLISH_CHECK_MIN_WORDS || self.share() >= ENGLISH_CHECK_MIN_SHARE {
+            return None;
+        }
+        let name = model.file_stem().map_or_else(
+            || model.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        Some(format!(
+            "the speech does not sound like English (only {:.0} % of the {} words written are common English words, against about half in English speech), but {name} is an English-only model: the text is likely invented; use a multilingual model such as --model base",
+            self.share() * 100.0,
+            self.words
+        ))
+    }
+}
+
+/// Give each segment the English rendering of its time: the translated segments are matched
+/// to the transcribed ones they overlap (consecutive segments of either side that overlap form
+/// one group), and a group's translation is shared among its transcribed segments sentence by
+/// sentence, in proportion to their words.
+fn attach_translations(segments: &mut [Segment], english: &[Segment]) {
+    let english: Vec<&Segment> = english
+        .iter()
+        .filter(|e| !e.text.trim().is_empty())
+        .collect();
+    if segments.is_empty() || english.is_empty() {
+        return;
+    }
+    // Each English segment goes to the transcribed segment it overlaps most (or the nearest).
+    let owner = |e: &Segment| -> usize {
+        let overlap = |s: &Segment| (s.end.min(e.end) - s.start.max(e.start)).max(0.0);
+        let distance = |s: &Segment| {
+            let (a, b) = ((s.start + s.end) / 2.0, (e.start + e.end) / 2.0);
+            (a - b).abs()
+        };
+        (0..segments.len())
+            .max_by(|&i, &j| {
+                overlap(&segments[i])
+                    .total_cmp(&overlap(&segments[j]))
+                    .then(distance(&segments[j]).total_cmp(&distance(&segments[i])))
+            })
+            .expect("segments is not empty")
+    };
+    // In order: an English segment never goes to a segment before the previous one's.
+    let mut owners: Vec<usize> = english.iter().map(|e| owner(e)).collect();
+    for k in 1..owners.len() {
+        owners[k] = owners[k].max(owners[k - 1]);
+    }
+    // Groups: runs of transcribed segments between owners, so that segments no English
+    // segment went to share the translation of their neighbours.
+    let mut group_start = 0;
+    let mut k = 0;
+    while k < english.len() {
+        let owner = owners[k];
+        let mut texts = Vec::new();
+        while k < english.len() && owners[k] == owner {
+            texts.push(english[k].text.trim());
+            k += 1;
+        }
+        let group_end = if k == english.len() {
+            segments.len()
+        } else {
+            // Up to the segment before the next owner, at least this owner.
+            owners[k].max(owner + 1)
+        };
+        share_translation(&mut segments[group_start..group_end], &texts.join(" "));
+        group_start = group_end;
+    }
+}
+
+/// Cut `text` at sentence ends and hand the sentences out to `segments` in order, each
+/// segment taking about its share of the words.
+fn share_translation(segments: &mut [Segment], text: &str) {
+    if segments.is_empty() {
+        return;
+    }
+    let sentences: Vec<&str> = crate::sentences::split(text)
+        .into_iter()
+        .map(|(a, b)| text[a..b].trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let weights: Vec<usize> = segments
+        .iter()
+        .map(|s| s.text.split_whitespace().count().max(1))
+        .collect();
+    let total_words: usize = weights.iter().sum();
+    let total_sentences = sentences.len();
+    let mut next = 0;
+    let mut words_so_far = 0;
+    let n = segments.len();
+    for (i, seg) in segments.iter_mut().enumerate() {
+        words_so_far += weights[i];
+        // Sentences up to this segment's share of the words (the last takes the rest).
+        let upto = if i + 1 == n {
+            total_sentences
+        } else {
+            ((words_so_far * total_sentences + total_words / 2) / total_words).min(total_sentences)
+        };
+        let mine = &sentences[next..upto.max(next)];
+        next = upto.max(next);
+        seg.translation = if mine.is_empty() {
+            None
+        } else {
+            Some(mine.join(" "))
+        };
+    }
+}
+
 /// Longest segment kept whole; longer ones are cut at sentence ends so that subtitles and
 /// quotes stay readable.
 const MAX_SEGMENT_S: f64 = 10.0;
@@ -696,6 +935,8 @@ fn split_at_sentences(seg: Segment) -> Vec<Segment> {
             no_speech_prob: seg.no_speech_prob,
             speaker: seg.speaker.clone(),
             position: None,
+            language: None,
+            translation: None,
         })
         .collect()
 }
@@ -729,6 +970,8 @@ mod tests {
             no_speech_prob: 0.0,
             speaker: None,
             position: None,
+            language: None,
+            translation: None,
         }
     }
 
@@ -763,6 +1006,66 @@ mod tests {
     }
 
     #[test]
+    fn translations_go_to_the_segments_they_overlap() {
+        let spoken = vec![
+            segment(vec![word("Merci,", 0.0, 0.5), word("Président.", 0.5, 1.2)]),
+            segment(vec![
+                word("La", 1.5, 1.7),
+                word("France", 1.7, 2.1),
+                word("ne", 2.1, 2.2),
+                word("peut", 2.2, 2.5),
+                word("pas.", 2.5, 3.0),
+            ]),
+            segment(vec![word("Nous", 4.0, 4.5), word("proposons.", 4.5, 5.0)]),
+        ];
+        // One English segment over the first two, one over the third.
+        let english = vec![
+            segment(vec![
+                word("Thank", 0.0, 0.4),
+                word("you,", 0.4, 0.6),
+                word("Chair.", 0.6, 1.0),
+                word("France", 1.4, 2.0),
+                word("cannot.", 2.0, 3.0),
+            ]),
+            segment(vec![word("We", 4.1, 4.4), word("propose.", 4.4, 5.0)]),
+        ];
+        let mut segments = spoken.clone();
+        attach_translations(&mut segments, &english);
+        let got: Vec<Option<&str>> = segments.iter().map(|s| s.translation.as_deref()).collect();
+        assert_eq!(
+            got,
+            [
+                Some("Thank you, Chair."),
+                Some("France cannot."),
+                Some("We propose.")
+            ]
+        );
+        // Nothing translated: nothing attached.
+        let mut segments = spoken;
+        attach_translations(&mut segments, &[]);
+        assert!(segments.iter().all(|s| s.translation.is_none()));
+    }
+
+    #[test]
+    fn english_only_output_that_is_not_english_is_noticed() {
+        let mut english = EnglishCheck::default();
+        english.add("Brazil supports the amendment proposed by France, and we ask the chair to circulate it in all of the languages.");
+        assert!(english.words >= ENGLISH_CHECK_MIN_WORDS);
+        assert!(english
+            .warning(std::path::Path::new("tiny.en.bin"))
+            .is_none());
+        let mut other = EnglishCheck::default();
+        other.add("Giancarlo Fisichella a perdu le contrôle de sa voiture et a terminé la course peu après le démarrage, comme prévu par les organisateurs");
+        let warning = other
+            .warning(std::path::Path::new("/m/tiny.en.bin"))
+            .expect("not English");
+        assert!(
+            warning.contains("tiny.en is an English-only model"),
+            "{warning}"
+        );
+    }
+
+    #[test]
     fn long_segments_are_cut_at_sentence_ends() {
         let seg = Segment {
             id: 0,
@@ -780,6 +1083,8 @@ mod tests {
             no_speech_prob: 0.0,
             speaker: None,
             position: None,
+            language: None,
+            translation: None,
         };
         let parts = split_at_sentences(seg.clone());
         let spans: Vec<(f64, f64, &str)> = parts
@@ -810,6 +1115,8 @@ mod tests {
             no_speech_prob: 0.0,
             speaker: None,
             position: None,
+            language: None,
+            translation: None,
         };
         let kept = drop_repeated_segments(vec![
             seg("Thank you, Chair."),

@@ -1,6 +1,9 @@
 //! From a stream of 16 kHz samples to the chunks the recogniser takes: find speech (Silero VAD,
-//! or everything when VAD is off), join speech spans end to end into chunks of at most 30 s,
-//! and remember where each piece of a chunk sits on the recording's clock.
+//! or everything when VAD is off) and group the speech spans into chunks of at most 30 s of
+//! real, continuous audio: spans a short pause apart share a chunk with the pause between
+//! them, spans further apart never do (Whisper reading unrelated utterances glued end to end
+//! skipped some and let its segments straddle the seams). Each chunk knows where it sits on
+//! the recording's clock and where its speech is.
 //!
 //! Everything here is online and holds a bounded amount of audio (the chunk being filled plus
 //! the few seconds the detector has not decided on), so memory does not grow with duration.
@@ -15,6 +18,11 @@ use crate::error::Result;
 /// Longest chunk handed to the recogniser: Whisper's window.
 pub const MAX_CHUNK_S: f64 = 30.0;
 
+/// Longest pause between two speech spans that still puts them in one chunk (the pause's own
+/// audio kept between them). Spans are already at least 1 s of silence apart (VAD's minimum
+/// silence) less their padding.
+pub const MAX_JOINED_PAUSE_S: f64 = 2.0;
+
 /// One piece of a chunk: `len` samples taken from `recording` start, placed at `chunk` start.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Piece {
@@ -23,11 +31,13 @@ struct Piece {
     len: usize,
 }
 
-/// Speech spans joined end to end, with the map back to the recording's clock.
+/// Speech spans grouped for the recogniser, with the map back to the recording's clock.
 #[derive(Debug, Clone, Default)]
 pub struct SpeechChunk {
     pub samples: Vec<f32>,
     pieces: Vec<Piece>,
+    /// The speech spans the chunk holds, in samples of the recording.
+    spans: Vec<Range<usize>>,
 }
 
 impl SpeechChunk {
@@ -58,6 +68,16 @@ impl SpeechChunk {
         }
     }
 
+    /// The speech spans of the chunk, in seconds of the recording: nothing the recogniser
+    /// writes may lie outside them.
+    pub fn speech_spans(&self) -> Vec<(f64, f64)> {
+        let sr = SAMPLE_RATE as f64;
+        self.spans
+            .iter()
+            .map(|r| (r.start as f64 / sr, r.end as f64 / sr))
+            .collect()
+    }
+
     /// The span of the recording this chunk covers, in samples.
     pub fn extent(&self) -> Range<usize> {
         match (self.pieces.first(), self.pieces.last()) {
@@ -71,12 +91,21 @@ impl SpeechChunk {
     }
 
     fn push(&mut self, recording: usize, samples: &[f32]) {
-        self.pieces.push(Piece {
-            recording,
-            chunk: self.samples.len(),
-            len: samples.len(),
-        });
+        match self.pieces.last_mut() {
+            // Audio that continues the last piece on the recording's clock extends it.
+            Some(last) if last.recording + last.len == recording => last.len += samples.len(),
+            _ => self.pieces.push(Piece {
+                recording,
+                chunk: self.samples.len(),
+                len: samples.len(),
+            }),
+        }
         self.samples.extend_from_slice(samples);
+    }
+
+    /// Where the chunk ends on the recording's clock, in samples.
+    fn end(&self) -> usize {
+        self.pieces.last().map_or(0, |p| p.recording + p.len)
     }
 }
 
@@ -140,6 +169,7 @@ pub struct SpeechChunker<'a> {
     window: AudioWindow,
     current: SpeechChunk,
     max_len: usize,
+    max_pause: usize,
     speech: usize,
     scanned: usize,
     /// Whether regions are wanted, and those completed but not yet taken.
@@ -163,6 +193,7 @@ impl<'a> SpeechChunker<'a> {
             window: AudioWindow::default(),
             current: SpeechChunk::default(),
             max_len: (MAX_CHUNK_S * SAMPLE_RATE as f64) as usize,
+            max_pause: (MAX_JOINED_PAUSE_S * SAMPLE_RATE as f64) as usize,
             speech: 0,
             scanned: 0,
             want_regions: false,
@@ -241,17 +272,28 @@ impl<'a> SpeechChunker<'a> {
             region_spans = spans.clone();
         }
         self.keep_regions(&region_spans);
-        let chunks = self.take_spans(spans);
-        let horizon = match &self.detector {
+        let mut chunks = self.take_spans(spans);
+        let (horizon, next_speech) = match &self.detector {
             Detector::Vad {
                 segmenter, regions, ..
             } => {
                 let h = segmenter.horizon();
-                regions.as_ref().map_or(h, |r| h.min(r.horizon()))
+                (regions.as_ref().map_or(h, |r| h.min(r.horizon())), h)
             }
-            Detector::Everything { emitted } => *emitted,
+            Detector::Everything { emitted } => (*emitted, *emitted),
         };
-        self.window.discard_before(horizon);
+        // No span to come can join the chunk being filled once speech could only resume
+        // after the longest pause a chunk holds: it is complete.
+        if !self.current.samples.is_empty() && next_speech > self.current.end() + self.max_pause {
+            chunks.push(std::mem::take(&mut self.current));
+        }
+        // Keep the audio after the chunk being filled: a pause it may still take in.
+        let keep_from = if self.current.samples.is_empty() {
+            horizon
+        } else {
+            horizon.min(self.current.end())
+        };
+        self.window.discard_before(keep_from);
         Ok(chunks)
     }
 
@@ -299,19 +341,34 @@ impl<'a> SpeechChunker<'a> {
         Ok(chunks)
     }
 
-    /// Append spans to the chunk being filled; a span that does not fit closes it.
+    /// Add spans to the chunk being filled, with the pause before each; a span too far from
+    /// the chunk, or that would make it longer than Whisper's window, closes it.
     fn take_spans(&mut self, spans: Vec<Range<usize>>) -> Vec<SpeechChunk> {
         let mut done = Vec::new();
         for span in spans {
             // A span is never longer than a chunk (the segmenter cuts them), but guard anyway.
-            let mut start = span.start;
+            let mut start = span.start.max(self.window.start);
+            if !self.current.samples.is_empty() {
+                // Padded spans may touch; never take the same audio twice.
+                start = start.max(self.current.end());
+            }
             while start < span.end {
                 let end = span.end.min(start + self.max_len);
-                if self.current.samples.len() + (end - start) > self.max_len {
-                    done.push(std::mem::take(&mut self.current));
+                if !self.current.samples.is_empty() {
+                    let from = self.current.end();
+                    let pause = start.saturating_sub(from);
+                    if pause > self.max_pause
+                        || self.current.samples.len() + pause + (end - start) > self.max_len
+                    {
+                        done.push(std::mem::take(&mut self.current));
+                    } else if pause > 0 {
+                        let gap = self.window.slice(from..start);
+                        self.current.push(from, gap);
+                    }
                 }
                 let audio = self.window.slice(start..end);
                 self.speech += audio.len();
+                self.current.spans.push(start..start + audio.len());
                 self.current.push(start, audio);
                 start = end;
             }
@@ -335,6 +392,41 @@ mod tests {
         assert_eq!(c.to_recording(2.5, true), 6.5);
         assert_eq!(c.to_recording(9.0, true), 7.0);
         assert_eq!(c.extent(), 16_000..112_000);
+    }
+
+    #[test]
+    fn spans_a_short_pause_apart_share_a_chunk_with_the_pause_and_others_do_not() {
+        let mut chunker = SpeechChunker::new(None);
+        // 60 s of audio whose every sample says where it is.
+        chunker.window.samples = (0..60 * 16_000).map(|i| i as f32).collect();
+        let s = |a: f64, b: f64| (a * 16_000.0) as usize..(b * 16_000.0) as usize;
+        // 1-3 s and 4-6 s: a 1 s pause, joined with it. 20-22 s: 14 s later, a chunk of its own.
+        let mut chunks = chunker.take_spans(vec![s(1.0, 3.0), s(4.0, 6.0), s(20.0, 22.0)]);
+        chunks.push(std::mem::take(&mut chunker.current));
+        assert_eq!(chunks.len(), 2);
+        let first = &chunks[0];
+        assert_eq!(first.extent(), s(1.0, 6.0));
+        assert_eq!(first.samples.len(), 5 * 16_000, "the pause's audio is kept");
+        assert_eq!(first.samples[2 * 16_000], (3 * 16_000) as f32);
+        assert_eq!(first.speech_spans(), vec![(1.0, 3.0), (4.0, 6.0)]);
+        assert_eq!(first.to_recording(3.5, false), 4.5);
+        assert_eq!(chunks[1].extent(), s(20.0, 22.0));
+        assert_eq!(chunks[1].to_recording(1.0, false), 21.0);
+        assert_eq!(
+            chunker.speech(),
+            6 * 16_000,
+            "pauses are not counted as speech"
+        );
+        // Joined spans never exceed Whisper's window.
+        let mut chunker = SpeechChunker::new(None);
+        chunker.window.samples = vec![0.0; 60 * 16_000];
+        let spans: Vec<_> = (0..8)
+            .map(|i| s(i as f64 * 6.0, i as f64 * 6.0 + 5.0))
+            .collect();
+        let mut chunks = chunker.take_spans(spans);
+        chunks.push(std::mem::take(&mut chunker.current));
+        assert!(chunks.iter().all(|c| c.samples.len() <= 30 * 16_000));
+        assert_eq!(chunks.len(), 2);
     }
 
     #[test]

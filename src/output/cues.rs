@@ -308,6 +308,8 @@ mod tests {
             no_speech_prob: 0.0,
             speaker: None,
             position: None,
+            language: None,
+            translation: None,
         }
     }
 

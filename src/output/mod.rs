@@ -222,11 +222,7 @@ pub(crate) mod fixture {
                 sample_rate: 16000,
                 channels: 1,
             },
-            language: Language {
-                code: "en".into(),
-                probability: 1.0,
-                detected: false,
-            },
+            language: Language::given("en"),
             model: ModelRef {
                 name: "tiny.en".into(),
                 sha256: "11".repeat(32),
@@ -250,6 +246,8 @@ pub(crate) mod fixture {
                     no_speech_prob: 0.01,
                     speaker: None,
                     position: None,
+                    language: None,
+                    translation: None,
                 },
                 Segment {
                     id: 1,
@@ -261,6 +259,8 @@ pub(crate) mod fixture {
                     no_speech_prob: 0.02,
                     speaker: None,
                     position: None,
+                    language: None,
+                    translation: None,
                 },
             ],
         }

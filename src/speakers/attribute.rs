@@ -39,6 +39,8 @@ pub fn attribute(segments: Vec<Segment>, turns: &[Turn]) -> Vec<Segment> {
                     text: String::new(),
                     speaker: w.speaker.clone(),
                     position: None,
+                    language: seg.language.clone(),
+                    translation: None,
                     avg_logprob: seg.avg_logprob,
                     no_speech_prob: seg.no_speech_prob,
                     words: vec![w],
@@ -54,6 +56,11 @@ pub fn attribute(segments: Vec<Segment>, turns: &[Turn]) -> Vec<Segment> {
             continue;
         }
         let n = pieces.len();
+        // A translation cannot be cut where the speaker changes: it stays with the piece that
+        // holds most of the words.
+        if let Some(most) = (0..n).max_by_key(|&i| pieces[i].words.len()) {
+            pieces[most].translation = seg.translation.take();
+        }
         for (i, mut p) in pieces.into_iter().enumerate() {
             p.text = p
                 .words
@@ -190,6 +197,8 @@ mod tests {
             no_speech_prob: 0.0,
             speaker: None,
             position: None,
+            language: None,
+            translation: None,
         }
     }
 
