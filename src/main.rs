@@ -928,7 +928,8 @@ fn tag_command(args: TagArgs) -> Result<(), Error> {
         utterances::read(&name, &text, args.from).map_err(|e| Error::input(Path::new(&name), e))?;
     let tagger = rapporteur::positions::PositionTagger::load(args.head.as_deref())?;
     let mut out = String::new();
-    let texts: Vec<&str> = list.iter().map(|u| u.text.as_str()).collect();
+    // The tagger reads English: an utterance's translation when it has one.
+    let texts: Vec<&str> = list.iter().map(|u| u.english_text()).collect();
     let positions = tagger.tag(&texts)?;
     for (u, p) in list.iter().zip(positions) {
         let mut obj = u.extra.clone();
@@ -942,6 +943,12 @@ fn tag_command(args: TagArgs) -> Result<(), Error> {
             obj.insert("end".into(), t.into());
         }
         obj.insert("text".into(), u.text.clone().into());
+        if let Some(l) = &u.language {
+            obj.insert("language".into(), l.clone().into());
+        }
+        if let Some(t) = &u.translation {
+            obj.insert("translation".into(), t.clone().into());
+        }
         obj.insert(
             "position".into(),
             serde_json::to_value(&p).expect("serialisable"),

@@ -434,10 +434,7 @@ impl Pipeline {
         let position_models = match &self.positions {
             Some(tagger) => {
                 // The tagger reads English: a translation when there is one.
-                let texts: Vec<&str> = segments
-                    .iter()
-                    .map(|s| s.translation.as_deref().unwrap_or(&s.text))
-                    .collect();
+                let texts: Vec<&str> = segments.iter().map(|s| s.english_text()).collect();
                 let tagged = tagger.tag(&texts)?;
                 for (segment, position) in segments.iter_mut().zip(tagged) {
                     segment.position = Some(position);
@@ -882,13 +879,14 @@ pub fn analyze(input: &Path, out_dir: &Path, opts: &AnalyzeOptions) -> Result<An
     if let Some(p) = &opts.positions {
         let todo: Vec<usize> = (0..transcript.segments.len())
             .filter(|&i| opts.retag || transcript.segments[i].position.is_none())
-            .filter(|&i| !transcript.segments[i].text.trim().is_empty())
+            .filter(|&i| !transcript.segments[i].english_text().trim().is_empty())
             .collect();
         if !todo.is_empty() {
             let tagger = PositionTagger::load(p.head.as_deref())?;
+            // The tagger reads English: a segment's translation when it has one.
             let texts: Vec<&str> = todo
                 .iter()
-                .map(|&i| transcript.segments[i].text.as_str())
+                .map(|&i| transcript.segments[i].english_text())
                 .collect();
             let positions = tagger.tag(&texts)?;
             for (&i, position) in todo.iter().zip(positions) {
@@ -985,7 +983,8 @@ fn times_and_recording(t: &Transcript) -> (bool, bool) {
 }
 
 /// A transcript of utterances read from text: one segment each, without words; times are 0
-/// when the text has none.
+/// when the text has none. Utterances that say their language (WhisperX JSON, JSONL) give it
+/// to their segment, and the language with most speech becomes the transcript's.
 fn transcript_of(
     input: &Path,
     sha256: &str,
@@ -1012,15 +1011,15 @@ fn transcript_of(
                 no_speech_prob: 0.0,
                 speaker: u.speaker,
                 position: None,
-                language: None,
-                translation: None,
+                language: u.language,
+                translation: u.translation,
             }
         })
         .collect();
     // In the order they were said (a file of several channels may list them by channel); each
     // keeps its index in the file as its id, which evidence refers to.
     segments.sort_by(|a, b| a.start.total_cmp(&b.start));
-    Transcript {
+    let mut t = Transcript {
         schema: TRANSCRIPT_SCHEMA.into(),
         source: Source {
             path: input.display().to_string(),
@@ -1040,7 +1039,30 @@ fn transcript_of(
         diarization: None,
         positions: None,
         segments,
+    };
+    t.language = language_of(&t, timed);
+    t
+}
+
+/// The language of segments read from text: the one with most speech (most words without
+/// times) among those the segments say, with every one of them as heard when there are
+/// several; `und` when none says.
+fn language_of(t: &Transcript, timed: bool) -> Language {
+    let heard = summary::languages_heard(t, timed);
+    let Some(main) = heard.first() else {
+        return Language::given("und");
+    };
+    let mut language = Language::given(&main.code);
+    if heard.len() > 1 {
+        language.heard = heard
+            .iter()
+            .map(|h| crate::transcript::HeardLanguage {
+                code: h.code.clone(),
+                speech_s: h.speech_s.unwrap_or(0.0),
+            })
+            .collect();
     }
+    language
 }
 
 /// Enrol a voice: find the speech in `files`, embed it, and average it into one voiceprint.

@@ -300,7 +300,18 @@ pub struct Word {
     pub speaker: Option<String>,
 }
 
+/// What reads English (the position tagger, the decision and action patterns) reads: the
+/// English rendering when there is one, else the text as spoken. The one place for that rule.
+pub fn english_text<'a>(text: &'a str, translation: Option<&'a str>) -> &'a str {
+    translation.filter(|t| !t.trim().is_empty()).unwrap_or(text)
+}
+
 impl Segment {
+    /// The segment's English: its `translation` when it has one, else its `text`.
+    pub fn english_text(&self) -> &str {
+        english_text(&self.text, self.translation.as_deref())
+    }
+
     /// The segment kept inside the speech `spans` (seconds, in order) of the audio it was
     /// transcribed from: each word moves into the span it overlaps most (or the nearest), and
     /// the segment is cut where consecutive words lie in different spans, so that no segment

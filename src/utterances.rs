@@ -37,6 +37,35 @@ pub struct Utterance {
     pub extra: Map<String, Value>,
     /// The words with their times, when the input has them (WhisperX).
     pub words: Vec<Word>,
+    /// ISO 639-1 code of the language the utterance is in, when the input says (a
+    /// transcript.json segment's `language`, WhisperX's, a JSONL `language` field).
+    pub language: Option<String>,
+    /// Its English rendering, when the input has one: a transcript.json segment's
+    /// `translation`, a JSONL `translation` field, or the `[en] ` line(s) rapporteur writes
+    /// under a cue of SRT and WebVTT or a line of transcript.txt.
+    pub translation: Option<String>,
+}
+
+impl Utterance {
+    /// What the position tagger reads: the translation when there is one, else the text.
+    pub fn english_text(&self) -> &str {
+        crate::transcript::english_text(&self.text, self.translation.as_deref())
+    }
+}
+
+/// What starts the English rendering of a line in the subtitles and text rapporteur writes.
+pub const TRANSLATION_MARK: &str = "[en]";
+
+/// The English rendering a line carries, when it starts with [`TRANSLATION_MARK`] and a space.
+fn translation_line(line: &str) -> Option<&str> {
+    let rest = line.trim().strip_prefix(TRANSLATION_MARK)?;
+    (rest.is_empty() || rest.starts_with(char::is_whitespace)).then(|| rest.trim())
+}
+
+/// `text` with words joined by single spaces; None when it has none.
+fn non_empty(text: &str) -> Option<String> {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!joined.is_empty()).then_some(joined)
 }
 
 /// Guess the format: by extension first, then by the first non-blank characters.
@@ -139,18 +168,7 @@ pub fn read(name: &str, text: &str, format: InputFormat) -> Result<Vec<Utterance
         f => f,
     };
     match format {
-        InputFormat::Auto | InputFormat::Lines => Ok(text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                let (speaker, text) = split_speaker(l);
-                Utterance {
-                    text,
-                    speaker,
-                    ..Default::default()
-                }
-            })
-            .collect()),
+        InputFormat::Auto | InputFormat::Lines => Ok(read_lines(text)),
         InputFormat::Jsonl => read_jsonl(text),
         InputFormat::Srt | InputFormat::Vtt => read_cues(text, format == InputFormat::Vtt),
         InputFormat::Whisperx => read_whisperx(text),
@@ -167,10 +185,38 @@ pub fn read(name: &str, text: &str, format: InputFormat) -> Result<Vec<Utterance
                     end: Some(s.end),
                     extra: Map::from_iter([("segment".to_string(), Value::from(s.id))]),
                     words: Vec::new(),
+                    language: s.language,
+                    translation: s.translation.as_deref().and_then(non_empty),
                 })
                 .collect())
         }
     }
+}
+
+/// One utterance per non-empty line, `Speaker: text` understood. An indented line starting
+/// with `[en] ` under an utterance (as transcript.txt writes it) is that utterance's English
+/// rendering, not an utterance of its own.
+fn read_lines(text: &str) -> Vec<Utterance> {
+    let mut out: Vec<Utterance> = Vec::new();
+    for l in text.lines().filter(|l| !l.trim().is_empty()) {
+        if let (Some(english), Some(last)) = (translation_line(l), out.last_mut()) {
+            if l.starts_with(char::is_whitespace) {
+                let joined = match last.translation.take() {
+                    Some(before) => format!("{before} {english}"),
+                    None => english.to_string(),
+                };
+                last.translation = non_empty(&joined);
+                continue;
+            }
+        }
+        let (speaker, text) = split_speaker(l);
+        out.push(Utterance {
+            text,
+            speaker,
+            ..Default::default()
+        });
+    }
+    out
 }
 
 fn read_jsonl(text: &str) -> Result<Vec<Utterance>, String> {
@@ -197,6 +243,15 @@ fn read_jsonl(text: &str) -> Result<Vec<Utterance>, String> {
             .and_then(Value::as_f64)
             .or_else(|| Some(start? + obj.get("duration").and_then(Value::as_f64)?));
         obj.remove("position");
+        // Kept among the other fields too, so that `tag` writes them back where they were.
+        let language = obj
+            .get("language")
+            .and_then(Value::as_str)
+            .map(String::from);
+        let translation = obj
+            .get("translation")
+            .and_then(Value::as_str)
+            .and_then(non_empty);
         out.push(Utterance {
             text,
             speaker,
@@ -204,6 +259,8 @@ fn read_jsonl(text: &str) -> Result<Vec<Utterance>, String> {
             end,
             extra: obj,
             words: Vec::new(),
+            language,
+            translation,
         });
     }
     Ok(out)
@@ -220,7 +277,8 @@ fn tag_re() -> &'static Regex {
 }
 
 /// SRT and WebVTT cues: a timing line, then text lines until a blank line. VTT voice tags and
-/// SRT `Name: ` prefixes give the speaker.
+/// SRT `Name: ` prefixes give the speaker; lines from one starting with `[en] ` on are the
+/// cue's English rendering.
 fn read_cues(text: &str, vtt: bool) -> Result<Vec<Utterance>, String> {
     let lines: Vec<&str> = text.lines().collect();
     if vtt
@@ -260,15 +318,27 @@ fn read_cues(text: &str, vtt: bool) -> Result<Vec<Utterance>, String> {
         let voice = vtt_voice_re()
             .captures(&joined)
             .map(|c| c[1].trim().to_string());
-        let plain = tag_re().replace_all(&joined, "");
-        let plain = plain
-            .replace("&amp;", "&")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&nbsp;", " ");
+        let plain = |line: &str| {
+            tag_re()
+                .replace_all(line, "")
+                .replace("&amp;", "&")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&nbsp;", " ")
+        };
+        let plain_lines: Vec<String> = body.iter().map(|l| plain(l)).collect();
+        let english_from = plain_lines
+            .iter()
+            .position(|l| translation_line(l).is_some())
+            .unwrap_or(plain_lines.len());
+        let spoken = plain_lines[..english_from].join(" ");
+        let translation = plain_lines.get(english_from..).and_then(|rest| {
+            let first = translation_line(rest.first()?)?;
+            non_empty(&format!("{first} {}", rest[1..].join(" ")))
+        });
         let (speaker, text) = match voice {
-            Some(v) => (Some(v), plain.trim().to_string()),
-            None => split_speaker(&plain),
+            Some(v) => (Some(v), spoken.trim().to_string()),
+            None => split_speaker(&spoken),
         };
         if !text.is_empty() {
             out.push(Utterance {
@@ -278,6 +348,8 @@ fn read_cues(text: &str, vtt: bool) -> Result<Vec<Utterance>, String> {
                 end: Some(end),
                 extra: Map::new(),
                 words: Vec::new(),
+                language: None,
+                translation,
             });
         }
     }
@@ -293,6 +365,14 @@ fn read_whisperx(text: &str) -> Result<Vec<Utterance>, String> {
         .get("segments")
         .and_then(Value::as_array)
         .ok_or("not WhisperX JSON: no \"segments\" list")?;
+    // WhisperX writes the language it transcribed in at the top; a segment may give its own.
+    let language_of = |o: &Map<String, Value>| {
+        o.get("language")
+            .and_then(Value::as_str)
+            .map(|c| c.trim().to_lowercase())
+            .filter(|c| !c.is_empty())
+    };
+    let language = root.as_object().and_then(language_of);
     let mut out = Vec::new();
     for (i, seg) in segments.iter().enumerate() {
         let at = |why: &str| format!("segments[{i}]: {why}");
@@ -329,6 +409,8 @@ fn read_whisperx(text: &str) -> Result<Vec<Utterance>, String> {
             end: Some(end),
             extra: Map::from_iter([("segment".to_string(), Value::from(i))]),
             words,
+            language: language_of(seg).or_else(|| language.clone()),
+            translation: None,
         });
     }
     Ok(out)
@@ -500,5 +582,68 @@ mod tests {
         .unwrap_err();
         assert_eq!(err, "segments[1]: no \"start\" time in seconds");
         assert!(read("a.json", "[1, 2]", InputFormat::Whisperx).is_err());
+    }
+
+    #[test]
+    fn translations_and_languages_are_read_back() {
+        // As rapporteur writes them: under the text of a cue or line, starting with [en].
+        let srt = "1\n00:00:01,000 --> 00:00:04,000\nFrance: La France ne peut pas\naccepter cet amendement.\n[en] France cannot accept\nthis amendment.\n\n2\n00:00:05,000 --> 00:00:06,000\nChair: Thank you.\n";
+        let u = read("a.srt", srt, InputFormat::Auto).unwrap();
+        assert_eq!(u.len(), 2);
+        assert_eq!(u[0].speaker.as_deref(), Some("France"));
+        assert_eq!(u[0].text, "La France ne peut pas accepter cet amendement.");
+        assert_eq!(
+            u[0].translation.as_deref(),
+            Some("France cannot accept this amendment.")
+        );
+        assert_eq!(u[0].english_text(), "France cannot accept this amendment.");
+        assert_eq!(
+            (u[1].translation.as_deref(), u[1].english_text()),
+            (None, "Thank you.")
+        );
+        let vtt = "WEBVTT\n\n00:01.000 --> 00:04.000\n<v France>La France &amp; moi.\n<lang en>[en] France &amp; me.</lang>\n";
+        let u = read("a.vtt", vtt, InputFormat::Auto).unwrap();
+        assert_eq!(u[0].speaker.as_deref(), Some("France"));
+        assert_eq!(u[0].text, "La France & moi.");
+        assert_eq!(u[0].translation.as_deref(), Some("France & me."));
+        let txt = "France: La France ne peut pas accepter cet amendement.\n  [en] France cannot accept this amendment.\nChair: Thank you.\n";
+        let u = read("a.txt", txt, InputFormat::Auto).unwrap();
+        assert_eq!(u.len(), 2, "the English line is no utterance of its own");
+        assert_eq!(
+            u[0].translation.as_deref(),
+            Some("France cannot accept this amendment.")
+        );
+        assert_eq!(u[1].speaker.as_deref(), Some("Chair"));
+        // JSONL fields, kept among the others too.
+        let u = read(
+            "a.jsonl",
+            "{\"text\": \"Non.\", \"language\": \"fr\", \"translation\": \"No.\"}\n",
+            InputFormat::Auto,
+        )
+        .unwrap();
+        assert_eq!(
+            (u[0].language.as_deref(), u[0].english_text()),
+            (Some("fr"), "No.")
+        );
+        assert_eq!(u[0].extra["translation"], "No.");
+        // WhisperX: the top-level language, unless a segment says its own.
+        let wx = r#"{"segments": [{"start": 0, "end": 1, "text": "Bonjour."},
+            {"start": 1, "end": 2, "text": "Hello.", "language": "EN"}], "language": "fr"}"#;
+        let u = read("wx.json", wx, InputFormat::Auto).unwrap();
+        assert_eq!(u[0].language.as_deref(), Some("fr"));
+        assert_eq!(u[1].language.as_deref(), Some("en"));
+        // transcript.json: both fields of a segment.
+        let mut t = crate::output::fixture::transcript();
+        t.segments[0].language = Some("fr".into());
+        t.segments[0].translation = Some("We support paragraph 3.".into());
+        let u = read(
+            "transcript.json",
+            &serde_json::to_string(&t).unwrap(),
+            InputFormat::Auto,
+        )
+        .unwrap();
+        assert_eq!(u[0].language.as_deref(), Some("fr"));
+        assert_eq!(u[0].translation.as_deref(), Some("We support paragraph 3."));
+        assert_eq!(u[1].translation, None);
     }
 }

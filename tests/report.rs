@@ -338,6 +338,42 @@ fn a_collapsed_transcript_opens_at_the_linked_line() {
 }
 
 #[test]
+fn a_bilingual_report_renders_its_languages_translations_and_warning() {
+    // English and translated French (tests/languages.rs checks the text; here, the page), with
+    // a language warning, which must be drawn in its colour near the top.
+    let dir = tempfile::tempdir().unwrap();
+    let mut t: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("languages/session.transcript.json")).unwrap(),
+    )
+    .unwrap();
+    t["language"]["warning"] = "35 % of the speech does not sound English".into();
+    let input = dir.path().join("transcript.json");
+    std::fs::write(&input, t.to_string()).unwrap();
+    let out = dir.path().join("out");
+    analyze(&input, &out);
+    let page = out.join("report.html");
+    let seen = browse(&page, "", dir.path());
+    assert!(
+        seen.console.is_empty(),
+        "report.html caused console messages:\n{}",
+        seen.console.join("\n")
+    );
+    assert!(seen.dom.contains("languages heard: en 66"));
+    assert!(seen.dom.contains(
+        "<span class=\"tr\" lang=\"en\"><span class=\"trl\">English</span> France cannot accept \
+         this amendment.</span>"
+    ));
+    assert!(seen.dom.contains("<strong>Language warning:</strong>"));
+    if let Some(why) = seen.shot.blank() {
+        panic!("report.html looks blank: {why}");
+    }
+    assert!(
+        seen.shot.count([0xff, 0xf4, 0xd6]) > 2000,
+        "the warning's background is not drawn"
+    );
+}
+
+#[test]
 fn the_browser_check_catches_a_broken_page() {
     // The same checks on a page that throws and tries to fetch past the same policy: both must
     // be caught, and the nearly empty page must count as blank.

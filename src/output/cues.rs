@@ -8,6 +8,13 @@
 //! with `--max-line-count M` too, a segment that needs more than M lines becomes several
 //! cues, each shown from its first word's start to its last word's end. Segments without
 //! word times (transcripts made elsewhere) are split with times shared out by characters.
+//!
+//! A segment's English `translation` comes under its text, its first line starting with
+//! [`TRANSLATION_MARK`] (`[en] `), wrapped at the same width. When the segment is split into
+//! several cues, its translation is shared out among them by the characters of their text, so
+//! that each cue shows about the English of what it shows (and a long translation is not
+//! crammed under the last few words). `--max-line-count` counts the lines of the spoken text;
+//! the English lines come under them.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +22,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::transcript::{Segment, Transcript};
+pub(crate) use crate::utterances::TRANSLATION_MARK;
 
 /// How cues are laid out: `--max-line-width`, `--max-line-count`, `--txt-timestamps`. The
 /// default changes nothing.
@@ -111,6 +119,9 @@ pub(crate) struct Cue<'a> {
     pub end: f64,
     pub speaker: Option<&'a str>,
     pub lines: Vec<String>,
+    /// The English rendering of what the cue shows, as lines to go under `lines` (the first
+    /// starting with `[en] `); empty when the segment has no translation.
+    pub translation: Vec<String>,
 }
 
 impl Cue<'_> {
@@ -118,6 +129,73 @@ impl Cue<'_> {
     pub fn text(&self) -> String {
         self.lines.join(" ")
     }
+
+    /// The cue's English rendering on one line (`[en] ...`), if it has one.
+    pub fn translation_line(&self) -> Option<String> {
+        (!self.translation.is_empty()).then(|| self.translation.join(" "))
+    }
+}
+
+/// `[en]` and the words of an English rendering, as lines of at most `width` characters (one
+/// line without a width); none without words.
+fn translation_lines(words: &[&str], width: Option<usize>) -> Vec<String> {
+    if words.is_empty() {
+        return Vec::new();
+    }
+    let marked: Vec<TimedWord<'_>> = std::iter::once(TRANSLATION_MARK)
+        .chain(words.iter().copied())
+        .map(|text| TimedWord {
+            text,
+            start: 0.0,
+            end: 0.0,
+        })
+        .collect();
+    let join = |line: &[usize]| {
+        line.iter()
+            .map(|&i| marked[i].text)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    match width {
+        None => vec![join(&(0..marked.len()).collect::<Vec<_>>())],
+        Some(width) => wrap(&marked, width, width, None)
+            .into_iter()
+            .flatten()
+            .map(|line| join(&line))
+            .collect(),
+    }
+}
+
+/// The words of a translation shared out among cues in proportion to `weights` (the
+/// characters of each cue's text): each word goes to the cue its middle falls in, so the
+/// words stay in order and each cue gets about its share.
+fn share_words<'w>(words: &[&'w str], weights: &[usize]) -> Vec<Vec<&'w str>> {
+    let mut parts: Vec<Vec<&str>> = vec![Vec::new(); weights.len()];
+    let Some(last) = weights.len().checked_sub(1) else {
+        return parts;
+    };
+    let total_weight: usize = weights.iter().sum();
+    let total_chars: usize =
+        words.iter().map(|w| w.chars().count()).sum::<usize>() + words.len().max(1) - 1;
+    let mut bounds = Vec::with_capacity(weights.len());
+    let mut sum = 0;
+    for w in weights {
+        sum += w;
+        bounds.push(sum as f64 / total_weight.max(1) as f64);
+    }
+    let mut offset = 0;
+    for word in words {
+        let len = word.chars().count();
+        let middle = (offset as f64 + len as f64 / 2.0) / total_chars.max(1) as f64;
+        let k = if total_weight == 0 {
+            last
+        } else {
+            bounds.iter().position(|&b| middle <= b).unwrap_or(last)
+        };
+        parts[k].push(word);
+        offset += len + 1;
+    }
+    parts
 }
 
 /// Lay out every segment of `t` as cues. `prefix_width` gives how many visible characters
@@ -129,6 +207,12 @@ pub(crate) fn cues<'a>(
     prefix_width: impl Fn(&str) -> usize,
 ) -> Vec<Cue<'a>> {
     let times = super::cue_times(t);
+    let english = |seg: &'a Segment| -> Vec<&'a str> {
+        seg.translation
+            .as_deref()
+            .map(|t| t.split_whitespace().collect())
+            .unwrap_or_default()
+    };
     let Some(width) = layout.max_line_width else {
         return t
             .segments
@@ -139,6 +223,7 @@ pub(crate) fn cues<'a>(
                 end,
                 speaker: seg.speaker.as_deref(),
                 lines: vec![super::one_line(&seg.text)],
+                translation: translation_lines(&english(seg), None),
             })
             .collect();
     };
@@ -149,6 +234,17 @@ pub(crate) fn cues<'a>(
         let words = timed_words(seg, start, end);
         let groups = wrap(&words, width, first_width, layout.max_line_count);
         let n = groups.len();
+        let weights: Vec<usize> = groups
+            .iter()
+            .map(|lines| {
+                lines
+                    .iter()
+                    .flatten()
+                    .map(|&i| words[i].text.chars().count() + 1)
+                    .sum()
+            })
+            .collect();
+        let mut parts = share_words(&english(seg), &weights).into_iter();
         for (k, lines) in groups.into_iter().enumerate() {
             let first = lines.first().and_then(|l| l.first()).copied();
             let last = lines.last().and_then(|l| l.last()).copied();
@@ -175,6 +271,7 @@ pub(crate) fn cues<'a>(
                             .join(" ")
                     })
                     .collect(),
+                translation: translation_lines(&parts.next().unwrap_or_default(), Some(width)),
             });
         }
     }
@@ -454,6 +551,53 @@ mod tests {
             let last = c.last().unwrap();
             assert!(last.start < last.end);
         }
+    }
+
+    #[test]
+    fn a_translation_goes_under_its_text_and_is_wrapped_too() {
+        let mut seg = segment("Nous ne pouvons pas accepter", 0.0, 3.0, &[]);
+        seg.translation = Some(" We cannot   accept it. ".into());
+        let t = transcript(vec![seg]);
+        let c = cues(&t, &Layout::default(), srt);
+        assert_eq!(c[0].lines, ["Nous ne pouvons pas accepter"]);
+        assert_eq!(c[0].translation, ["[en] We cannot accept it."]);
+        assert_eq!(
+            c[0].translation_line().as_deref(),
+            Some("[en] We cannot accept it.")
+        );
+        // The mark takes room on the first English line, as a prefix does.
+        let c = cues(&t, &layout(14, None), srt);
+        assert_eq!(c[0].translation, ["[en] We cannot", "accept it."]);
+        assert!(c[0].translation.iter().all(|l| l.chars().count() <= 14));
+        // Without a translation, nothing.
+        let t = transcript(vec![segment("one two", 0.0, 1.0, &[])]);
+        assert!(cues(&t, &layout(14, Some(1)), srt)[0]
+            .translation
+            .is_empty());
+    }
+
+    #[test]
+    fn a_split_segment_shares_its_translation_among_its_cues() {
+        // Two cues of 9 characters each: each gets the half of the English its words fall in.
+        let mut seg = segment("aaaa bbbb cccc dddd", 0.0, 4.0, &[]);
+        seg.translation = Some("one two three four five six".into());
+        let t = transcript(vec![seg]);
+        let c = cues(&t, &layout(9, Some(1)), srt);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].translation, ["[en] one", "two three"]);
+        assert_eq!(c[1].translation, ["[en] four", "five six"]);
+        // Every word once, in order.
+        let all: Vec<String> = c.iter().filter_map(|c| c.translation_line()).collect();
+        assert_eq!(
+            all.join(" ").replace("[en] ", ""),
+            "one two three four five six"
+        );
+        // A cue too short for any English gets none; the words still all arrive.
+        assert_eq!(
+            share_words(&["a", "b", "c"], &[1, 100, 0]),
+            [vec![], vec!["a", "b", "c"], vec![]]
+        );
+        assert_eq!(share_words(&["a", "b"], &[0, 0]), [vec![], vec!["a", "b"]]);
     }
 
     #[test]

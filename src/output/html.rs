@@ -7,6 +7,10 @@
 //! only open the collapsed transcript when a link points into it. A Content-Security-Policy
 //! forbids every fetch, so nothing in a transcript can make the page reach the network, and
 //! every piece of text goes through [`esc`].
+//!
+//! Text spoken in another language carries its `lang`; its English rendering, when the
+//! segment was translated, comes under it as secondary text (`<span class="tr" lang="en">`),
+//! under quotes and transcript lines alike.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -117,9 +121,19 @@ impl<'a> Page<'a> {
             Some(d) => format!("{} long", clock(d)),
             None => "no times".into(),
         });
-        facts.push(match s.language.code.as_str() {
-            "und" | "" => "language unknown".into(),
-            code => format!("language {}", esc(code)),
+        facts.push(if s.language.heard.len() > 1 {
+            let heard: Vec<String> = s
+                .language
+                .heard
+                .iter()
+                .map(|h| format!("{} {:.0}&nbsp;%", esc(&h.code), h.share * 100.0))
+                .collect();
+            format!("languages heard: {}", heard.join(", "))
+        } else {
+            match s.language.code.as_str() {
+                "und" | "" => "language unknown".into(),
+                code => format!("language {}", esc(code)),
+            }
         });
         facts.push(match s.speakers.len() {
             0 => "speakers not told apart".into(),
@@ -133,9 +147,16 @@ impl<'a> Page<'a> {
         ] {
             facts.push(count(n, what));
         }
+        let warning = match &s.language.warning {
+            Some(w) => format!(
+                "<p class=\"warn\" role=\"note\"><strong>Language warning:</strong> {}</p>\n",
+                esc(&one_line(w))
+            ),
+            None => String::new(),
+        };
         let _ = write!(
             out,
-            "<header>\n<h1>Session record: {}</h1>\n<p class=\"meta\">{}</p>\n\
+            "<header>\n<h1>Session record: {}</h1>\n<p class=\"meta\">{}</p>\n{warning}\
              <p class=\"note\">Moves and stances are machine-tagged and can be wrong: every claim \
              links to the quote behind it. A stance marked <span class=\"b m-statement ctx\">(context)\
              </span> with a dashed border was inferred from the issue just discussed, not named by \
@@ -293,9 +314,10 @@ impl<'a> Page<'a> {
                     at,
                     segment: d.evidence.segment,
                     title: format!(
-                        "Decision {what} at {} — “{}”",
+                        "Decision {what} at {} — “{}”{}",
                         clock(at),
-                        one_line(&d.evidence.quote)
+                        one_line(&d.evidence.quote),
+                        english_title(&d.evidence)
                     ),
                 })
             })
@@ -347,6 +369,11 @@ impl<'a> Page<'a> {
         }
         head.push(format!("<th title=\"Share of all {share_of}\">Share</th>"));
         head.extend(["<th>Turns</th>".into(), "<th>Words</th>".into()]);
+        // Languages only when more than one was heard.
+        let languages = self.s.language.heard.len() > 1;
+        if languages {
+            head.push("<th title=\"Most speech first\">Languages</th>".into());
+        }
         if timed {
             head.push("<th>Words/min</th>".into());
         }
@@ -382,6 +409,9 @@ impl<'a> Page<'a> {
                 self.colours.class(&p.name)
             )));
             row.extend([n(p.turns.to_string()), n(p.words.to_string())]);
+            if languages {
+                row.push(format!("<td>{}</td>", esc(&p.languages.join(", "))));
+            }
             if timed {
                 row.push(n(p
                     .words_per_minute
@@ -587,15 +617,24 @@ impl<'a> Page<'a> {
                 String::new()
             };
             let who = seg.speaker.as_deref();
+            // A line in another language than the transcript's says which.
+            let spoken = seg.language.as_deref().filter(|l| !l.is_empty());
+            let lang = match spoken {
+                Some(l) if Some(l) != self.transcript_lang() => {
+                    format!(" lang=\"{}\"", esc(l))
+                }
+                _ => String::new(),
+            };
             let _ = write!(
                 out,
                 "<div class=\"seg {}\"{id}><a class=\"t\" href=\"#s-{}\">{}</a><span class=\"sp\">{}</span>\
-                 <span class=\"tx\">{}</span><span class=\"pos\">",
+                 <span class=\"tx\"{lang}>{}{}</span><span class=\"pos\">",
                 who.map_or_else(|| "cx".into(), |w| self.colours.class(w)),
                 seg.id,
                 self.when(seg.id, Some(seg.start)),
                 esc(who.unwrap_or("")),
-                esc(&one_line(&seg.text))
+                esc(&one_line(&seg.text)),
+                english(seg.translation.as_deref())
             );
             if let Some(p) = &seg.position {
                 let _ = write!(
@@ -688,9 +727,35 @@ impl<'a> Page<'a> {
         )
     }
 
-    /// A quote and its linked time.
+    /// The transcript's language, when known.
+    fn transcript_lang(&self) -> Option<&str> {
+        match self.t.language.code.as_str() {
+            "und" | "" => None,
+            code => Some(code),
+        }
+    }
+
+    /// A quote and its linked time, and under them its English when it was translated.
     fn quote(&self, e: &Evidence) -> String {
-        format!("<q>{}</q> {}", esc(&one_line(&e.quote)), self.time_link(e))
+        // The page is in English: a quote in another language says which.
+        let spoken = self
+            .t
+            .segments
+            .iter()
+            .find(|s| s.id == e.segment)
+            .and_then(|s| s.language.as_deref())
+            .filter(|l| !l.is_empty())
+            .or(self.transcript_lang());
+        let lang = match spoken {
+            Some(l) if l != "en" => format!(" lang=\"{}\"", esc(l)),
+            _ => String::new(),
+        };
+        format!(
+            "<q{lang}>{}</q> {}{}",
+            esc(&one_line(&e.quote)),
+            self.time_link(e),
+            english(e.translation.as_deref())
+        )
     }
 
     /// A quote with who said it, when known.
@@ -943,12 +1008,32 @@ fn stance_title(st: &Stance) -> String {
         None => format!("utterance {}", st.evidence.segment + 1),
     };
     format!(
-        "{}: {}{mark}, {:.0}% sure, at {when}: “{}”{why}",
+        "{}: {}{mark}, {:.0}% sure, at {when}: “{}”{}{why}",
         st.speaker,
         st.stance,
         st.confidence * 100.0,
-        one_line(&st.evidence.quote)
+        one_line(&st.evidence.quote),
+        english_title(&st.evidence)
     )
+}
+
+/// The English of a translated quote for a tooltip: a line of its own, or nothing.
+fn english_title(e: &Evidence) -> String {
+    match &e.translation {
+        Some(t) => format!("\nEnglish: “{}”", one_line(t)),
+        None => String::new(),
+    }
+}
+
+/// The English rendering of a line or quote, as secondary text under it; nothing without one.
+fn english(translation: Option<&str>) -> String {
+    match translation.map(one_line).filter(|t| !t.is_empty()) {
+        Some(t) => format!(
+            "<span class=\"tr\" lang=\"en\"><span class=\"trl\">English</span> {}</span>",
+            esc(&t)
+        ),
+        None => String::new(),
+    }
 }
 
 fn section(out: &mut String, id: &str, title: &str) {
@@ -1030,6 +1115,13 @@ a { color: #1f5fa8; }
 code { font-size: .9em; overflow-wrap: anywhere; }
 .meta, .note, .legend, .empty, .mentions, footer { color: var(--muted); }
 .note { font-size: .9rem; }
+.warn { margin: .6rem 0; padding: .45rem .75rem; border: 1px solid #e0b100; border-left: 5px solid #b3261e;
+  background: #fff4d6; color: #4a2f00; }
+.warn strong { color: #b3261e; }
+.tr { display: block; margin-top: .1rem; color: var(--muted); font-size: .92em; font-style: italic; }
+.trl { font-style: normal; font-size: .7rem; font-weight: 600; letter-spacing: .04em;
+  text-transform: uppercase; margin-right: .3em; padding: 0 .3em; border: 1px solid var(--line);
+  border-radius: .25em; }
 .legend { font-size: .85rem; margin-top: .5rem; line-height: 2; }
 nav { margin: .6rem 0 0; display: flex; flex-wrap: wrap; gap: .3rem .9rem; font-size: .9rem; }
 footer { margin-top: 2.5rem; padding-top: .5rem; border-top: 1px solid var(--line); font-size: .8rem; }
@@ -1375,5 +1467,36 @@ mod tests {
     fn close_turns_merge() {
         let merged = merge_spans(&[(5.0, 6.0), (0.0, 1.0), (1.2, 2.0), (10.0, 11.0)], 0.5);
         assert_eq!(merged, vec![(0.0, 2.0, 2), (5.0, 6.0, 1), (10.0, 11.0, 1)]);
+    }
+
+    #[test]
+    fn languages_warning_and_translations_are_shown() {
+        let (t, s) = fixture::bilingual();
+        let html = HtmlExporter.render(&t, &s);
+        assert!(
+            html.contains("languages heard: en 53&nbsp;%, fr 47&nbsp;%"),
+            "{html}"
+        );
+        assert!(html.contains(
+            "<p class=\"warn\" role=\"note\"><strong>Language warning:</strong> speech that \
+             may not be English</p>"
+        ));
+        assert!(html.contains("<th title=\"Most speech first\">Languages</th>"));
+        let english = "<span class=\"tr\" lang=\"en\"><span class=\"trl\">English</span> We \
+                       cannot accept paragraph 3.</span>";
+        // Under the quote, which says its language...
+        assert!(html.contains("<q lang=\"fr\">Nous ne pouvons pas accepter le paragraphe 3.</q>"));
+        assert!(html.contains(&format!("</a>{english}</li>")), "{html}");
+        // ...and under the transcript line.
+        assert!(html.contains(&format!(
+            "<span class=\"tx\" lang=\"fr\">Nous ne pouvons pas accepter le paragraphe 3.{english}</span>"
+        )));
+        assert!(html.contains("\nEnglish: “We cannot accept paragraph 3.”"));
+        // English needs no lang of its own on an English page.
+        assert!(html.contains("<q>We support paragraph 3.</q>"));
+        // One language: no column, no warning.
+        let html = HtmlExporter.render(&fixture::transcript(), &fixture::summary());
+        assert!(html.contains("language en"));
+        assert!(!html.contains(">Languages</th>") && !html.contains("class=\"warn\""));
     }
 }

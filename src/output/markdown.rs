@@ -1,6 +1,7 @@
 //! report.md: the rapporteur's summary for reading: participants, issues with each speaker's
 //! stance, agreements, divergences, decisions, action items, and an index of every quote the
-//! report cites, with its time. Claims cite quotes as `[Q3]`.
+//! report cites, with its time. Claims cite quotes as `[Q3]`. A quote spoken in another
+//! language and translated is followed by its English, in italics: `*English: "..."*`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -30,8 +31,10 @@ impl Exporter for MarkdownExporter {
         if let Some(d) = s.source.duration {
             about.push(format!("{} long", clock(d)));
         }
-        if s.language.code != "und" {
-            about.push(format!("language {}", s.language.code));
+        if s.language.heard.len() > 1 {
+            about.push(format!("languages heard: {}", heard(s)));
+        } else if s.language.code != "und" {
+            about.push(format!("language {}", text(&s.language.code)));
         }
         about.push(format!(
             "{} speaker{}, {} tagged utterance{}, {} issue{}",
@@ -43,6 +46,9 @@ impl Exporter for MarkdownExporter {
             plural(s.issues.len())
         ));
         let _ = writeln!(out, "{}.\n", about.join("; "));
+        if let Some(w) = &s.language.warning {
+            let _ = writeln!(out, "> **Warning:** {}\n", text(w));
+        }
         let _ = writeln!(
             out,
             "Moves and stances are machine-tagged; every claim cites its quote ([Q1], ...), \
@@ -64,14 +70,24 @@ impl Exporter for MarkdownExporter {
             } else {
                 ("", "")
             };
-            let _ = writeln!(out, "| Speaker {head}| Talk time | Share | Turns | Words | Words/min | Questions | Spoke over others |");
-            let _ = writeln!(out, "|---{rule}|---:|---:|---:|---:|---:|---:|---:|");
+            // The languages column only when more than one language was heard.
+            let languages = s.language.heard.len() > 1;
+            let (lhead, lrule) = if languages {
+                ("| Languages ", "|---")
+            } else {
+                ("", "")
+            };
+            let _ = writeln!(out, "| Speaker {head}{lhead}| Talk time | Share | Turns | Words | Words/min | Questions | Spoke over others |");
+            let _ = writeln!(out, "|---{rule}{lrule}|---:|---:|---:|---:|---:|---:|---:|");
             for p in &s.speakers {
-                let delegation = if delegations {
+                let mut delegation = if delegations {
                     format!(" {} |", cell(p.delegation.as_deref().unwrap_or("")))
                 } else {
                     String::new()
                 };
+                if languages {
+                    let _ = write!(delegation, " {} |", cell(&p.languages.join(", ")));
+                }
                 let _ = writeln!(
                     out,
                     "| {} |{delegation} {} | {:.0} % | {} | {} | {} | {} | {} |",
@@ -194,7 +210,7 @@ impl Exporter for MarkdownExporter {
             out.push_str("No quotes cited.\n");
         }
         for (n, e) in quotes.list.iter().enumerate() {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "- **Q{}** {} {}: \"{}\"",
                 n + 1,
@@ -202,6 +218,13 @@ impl Exporter for MarkdownExporter {
                 text(e.speaker.as_deref().unwrap_or("?")),
                 text(&e.quote)
             );
+            // The English under the quote: a hard line break, then the item's next line.
+            match &e.translation {
+                Some(english) => {
+                    let _ = writeln!(out, "\\\n  *English: \"{}\"*", text(english));
+                }
+                None => out.push('\n'),
+            }
         }
         out
     }
@@ -269,11 +292,26 @@ impl<'a> QuoteIndex<'a> {
             .copied()
             .unwrap_or(0);
         if full {
-            format!("\"{}\" [Q{n}, {}]", text(&e.quote), when(e))
+            let english = e
+                .translation
+                .as_deref()
+                .map(|t| format!(" *(English: \"{}\")*", text(t)))
+                .unwrap_or_default();
+            format!("\"{}\"{english} [Q{n}, {}]", text(&e.quote), when(e))
         } else {
             format!("[Q{n}]")
         }
     }
+}
+
+/// The languages heard with their shares: `fr 62 %, en 38 %`.
+fn heard(s: &Summary) -> String {
+    s.language
+        .heard
+        .iter()
+        .map(|h| format!("{} {:.0} %", text(&h.code), h.share * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn when(e: &Evidence) -> String {
@@ -348,4 +386,42 @@ fn text(s: &str) -> String {
 /// Text in a table cell: also without pipes.
 fn cell(s: &str) -> String {
     text(s).replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::fixture;
+
+    #[test]
+    fn languages_warning_and_translations_are_shown() {
+        let (t, s) = fixture::bilingual();
+        let md = MarkdownExporter.render(&t, &s);
+        assert!(md.contains("; languages heard: en 53 %, fr 47 %; "), "{md}");
+        assert!(
+            md.contains("\n> **Warning:** speech that may not be English\n"),
+            "{md}"
+        );
+        assert!(md.contains("| Speaker | Languages | Talk time |"), "{md}");
+        assert!(md.contains("| France | fr |"), "{md}");
+        // In the stance table, beside the quote; in the quote index, on the line under it.
+        assert!(
+            md.contains(
+                "\"Nous ne pouvons pas accepter le paragraphe 3.\" *(English: \"We cannot accept \
+                 paragraph 3.\")* [Q2, 1:02:03]"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "France: \"Nous ne pouvons pas accepter le paragraphe 3.\"\\\n  *English: \"We \
+                 cannot accept paragraph 3.\"*\n"
+            ),
+            "{md}"
+        );
+        // One language: as before, no column.
+        let md = MarkdownExporter.render(&fixture::transcript(), &fixture::summary());
+        assert!(md.contains("; language en; "), "{md}");
+        assert!(!md.contains("Languages") && !md.contains("Warning"));
+    }
 }

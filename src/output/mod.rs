@@ -203,6 +203,46 @@ pub(crate) mod fixture {
         )
     }
 
+    /// Two languages: France speaks French (translated), Brazil English; the model warned.
+    pub fn bilingual() -> (Transcript, Summary) {
+        let mut t = transcript();
+        t.language.warning = Some("speech that may not be English".into());
+        let target = Target {
+            text: "paragraph 3".into(),
+            key: "paragraph 3".into(),
+            kind: "paragraph".into(),
+        };
+        let position = |label: Move| Position {
+            label,
+            confidence: 0.9,
+            scores: Move::ALL
+                .iter()
+                .map(|&m| (m, if m == label { 0.9 } else { 0.0 }))
+                .collect(),
+            target: Some(target.clone()),
+            sentences: Vec::new(),
+        };
+        t.segments[0].speaker = Some("Brazil".into());
+        t.segments[0].language = Some("en".into());
+        t.segments[0].position = Some(position(Move::Support));
+        let s = &mut t.segments[1];
+        s.speaker = Some("France".into());
+        s.text = "Nous ne pouvons pas accepter le paragraphe 3.".into();
+        s.language = Some("fr".into());
+        s.translation = Some("We cannot accept paragraph 3.".into());
+        s.position = Some(position(Move::Opposition));
+        let summary = summary::build(
+            &t,
+            Context {
+                timed: true,
+                recording_known: true,
+                analysed_from: None,
+                processing: Processing::new("run"),
+            },
+        );
+        (t, summary)
+    }
+
     pub fn transcript() -> Transcript {
         let word = |t: &str, s: f64, e: f64| Word {
             start: s,

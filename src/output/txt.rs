@@ -5,7 +5,9 @@ use crate::transcript::Transcript;
 
 /// Plain text: one line per segment, with a speaker prefix when known; with `--txt-timestamps`,
 /// one `[start --> end] Speaker: text` line per cue (whisper.cpp's style), the cues of the
-/// subtitles.
+/// subtitles. The English rendering of a segment spoken in another language follows on a line
+/// of its own, indented: `  [en] ...` (under each cue's line with `--txt-timestamps`, its share
+/// of the translation).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TxtExporter {
     pub layout: Layout,
@@ -17,14 +19,20 @@ impl Exporter for TxtExporter {
     }
     fn render(&self, t: &Transcript, _summary: &Summary) -> String {
         let mut out = String::new();
-        let line = |out: &mut String, speaker: Option<&str>, text: &str| {
-            if let Some(sp) = speaker {
-                out.push_str(sp);
-                out.push_str(": ");
-            }
-            out.push_str(text);
-            out.push('\n');
-        };
+        let line =
+            |out: &mut String, speaker: Option<&str>, text: &str, english: Option<String>| {
+                if let Some(sp) = speaker {
+                    out.push_str(sp);
+                    out.push_str(": ");
+                }
+                out.push_str(text);
+                out.push('\n');
+                if let Some(english) = english {
+                    out.push_str("  ");
+                    out.push_str(&english);
+                    out.push('\n');
+                }
+            };
         if self.layout.txt_timestamps {
             // Cut as the SRT cues are, whose speaker prefix is written the same way.
             for cue in cues(t, &self.layout, super::srt::prefix_width) {
@@ -37,16 +45,17 @@ impl Exporter for TxtExporter {
                     timestamp(cue.start, '.'),
                     timestamp(cue.end, '.')
                 ));
-                line(&mut out, cue.speaker, &text);
+                line(&mut out, cue.speaker, &text, cue.translation_line());
             }
             return out;
         }
-        for seg in &t.segments {
-            let text = one_line(&seg.text);
+        // One cue per segment, on one line: the default layout.
+        for cue in cues(t, &Layout::default(), |_| 0) {
+            let text = one_line(&cue.text());
             if text.is_empty() {
                 continue;
             }
-            line(&mut out, seg.speaker.as_deref(), &text);
+            line(&mut out, cue.speaker, &text, cue.translation_line());
         }
         out
     }
@@ -69,6 +78,27 @@ mod tests {
         assert_eq!(
             TxtExporter { layout }.render(&t, &summary),
             "[00:00:00.000 --> 00:00:02.500] S1: We support paragraph 3.\n\
+             [01:02:03.250 --> 01:02:05.500] Is <this> A & B?\n"
+        );
+    }
+
+    #[test]
+    fn a_translation_is_an_indented_line_under_its_text() {
+        let mut t = crate::output::fixture::transcript();
+        t.segments[0].speaker = Some("France".into());
+        t.segments[0].text = "Nous appuyons le paragraphe 3.".into();
+        t.segments[0].translation = Some("We support paragraph 3.".into());
+        let summary = crate::output::fixture::summary();
+        assert_eq!(
+            TxtExporter::default().render(&t, &summary),
+            "France: Nous appuyons le paragraphe 3.\n  [en] We support paragraph 3.\n\
+             Is <this> A & B?\n"
+        );
+        let layout = Layout::new(None, None, true).unwrap();
+        assert_eq!(
+            TxtExporter { layout }.render(&t, &summary),
+            "[00:00:00.000 --> 00:00:02.500] France: Nous appuyons le paragraphe 3.\n\
+             \x20 [en] We support paragraph 3.\n\
              [01:02:03.250 --> 01:02:05.500] Is <this> A & B?\n"
         );
     }

@@ -1,6 +1,7 @@
 //! Decisions and action items, found sentence by sentence from the wording chairs and
 //! secretariats use ("paragraph 3 is agreed", "the secretariat will circulate a revised text").
-//! Questions are never decisions, and negated wording ("is not agreed") is not taken.
+//! Questions are never decisions, and negated wording ("is not agreed") is not taken. A segment
+//! spoken in another language is read in its English translation, when it has one.
 
 use std::sync::OnceLock;
 
@@ -54,7 +55,7 @@ pub(crate) fn decisions(
 ) -> Vec<Decision> {
     let mut out = Vec::new();
     for (i, s) in t.segments.iter().enumerate() {
-        for sentence in sentences(&s.text) {
+        for sentence in sentences(s.english_text()) {
             if sentence.ends_with('?') {
                 continue;
             }
@@ -133,7 +134,7 @@ fn due_pattern() -> &'static Regex {
 pub(crate) fn action_items(t: &Transcript, evidence: &EvidenceMaker) -> Vec<ActionItem> {
     let mut out = Vec::new();
     for (i, s) in t.segments.iter().enumerate() {
-        for sentence in sentences(&s.text) {
+        for sentence in sentences(s.english_text()) {
             if sentence.ends_with('?') {
                 continue;
             }
@@ -223,6 +224,28 @@ mod tests {
             "Paragraph 3 is agreed, subject to confirmation from capitals."
         );
         assert_eq!(d[1].evidence.quote, "The meeting is suspended.");
+    }
+
+    #[test]
+    fn a_translated_segment_is_read_in_english() {
+        let french = "Le paragraphe 3 est adopté. Le secrétariat distribuera un texte révisé.";
+        let mut t = transcript(&[("Chair", french)]);
+        t.segments[0].translation =
+            Some("Paragraph 3 is adopted. The secretariat will circulate a revised text.".into());
+        let e = EvidenceMaker::new(&t, true);
+        let d = decisions(&t, &e, &[]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].kind, "adopted");
+        // Quoted as spoken, with the English it was read in.
+        assert_eq!(d[0].evidence.quote, french);
+        assert_eq!(
+            d[0].evidence.translation.as_deref(),
+            t.segments[0].translation.as_deref()
+        );
+        let a = action_items(&t, &e);
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(a[0].owner.as_deref(), Some("The secretariat"));
+        assert_eq!(a[0].action, "circulate a revised text");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 mod events;
 mod evidence;
 mod issues;
+mod languages;
 mod stats;
 
 use std::collections::BTreeMap;
@@ -93,14 +94,38 @@ pub struct ModelUse {
     pub sha256: String,
 }
 
+/// The session's languages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LanguageInfo {
-    /// ISO 639-1 code, or "und" when unknown.
+    /// The main language: ISO 639-1 code, or "und" when unknown. The transcript's language;
+    /// when that is unknown but its segments say theirs, the one with most speech.
     pub code: String,
     /// Probability the recogniser gave the language (1 when given, 0 when unknown).
     pub probability: f32,
     /// Whether the language was detected rather than given.
     pub detected: bool,
+    /// Every language the segments were spoken in, most speech first (a segment that does
+    /// not say counts in the main language). Empty when no language is known.
+    #[serde(default)]
+    pub heard: Vec<SpokenLanguage>,
+    /// A doubt about the language worth a reader's attention, e.g. an English-only model
+    /// transcribing speech that does not sound English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// One language spoken in the session, and how much.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SpokenLanguage {
+    /// ISO 639-1 code.
+    pub code: String,
+    /// Seconds of segments in this language; absent when the source had no times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech_s: Option<f64>,
+    /// Words of segments in this language.
+    pub words: usize,
+    /// Fraction of all speech in this language (of all words when there are no times).
+    pub share: f64,
 }
 
 /// The words behind a claim.
@@ -119,6 +144,11 @@ pub struct Evidence {
     pub end: Option<f64>,
     /// The words, verbatim: the sentence that carries the claim, or the whole segment.
     pub quote: String,
+    /// The English rendering of the quoted segment, when it was spoken in another language
+    /// and translated (`run --translate`). A translated segment is quoted whole: its claims
+    /// were read from the English, whose sentences cannot be traced to the original's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translation: Option<String>,
 }
 
 /// How much one speaker spoke, and how.
@@ -130,6 +160,10 @@ pub struct SpeakerStats {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegation: Option<String>,
+    /// The languages this speaker spoke (ISO 639-1 codes), most speech first; empty when no
+    /// language is known.
+    #[serde(default)]
+    pub languages: Vec<String>,
     /// Seconds of speech; absent when the source had no times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub talk_time_s: Option<f64>,
@@ -368,6 +402,12 @@ pub fn json_schema() -> String {
     text
 }
 
+/// Every language the segments of `t` were spoken in, most speech first (see
+/// [`LanguageInfo::heard`]); `timed` says whether segment times are real.
+pub fn languages_heard(t: &Transcript, timed: bool) -> Vec<SpokenLanguage> {
+    languages::language(t, timed).heard
+}
+
 /// Summarise `transcript`.
 pub fn build(transcript: &Transcript, context: Context) -> Summary {
     let source = &transcript.source;
@@ -423,11 +463,7 @@ pub fn build(transcript: &Transcript, context: Context) -> Summary {
         schema: SUMMARY_SCHEMA.into(),
         source: summary_source,
         models,
-        language: LanguageInfo {
-            code: transcript.language.code.clone(),
-            probability: transcript.language.probability,
-            detected: transcript.language.detected,
-        },
+        language: languages::language(transcript, timed),
         speakers,
         positions,
         issues,

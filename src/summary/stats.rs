@@ -147,6 +147,7 @@ pub(crate) fn speakers(t: &Transcript, timed: bool) -> Vec<SpeakerStats> {
             SpeakerStats {
                 id,
                 delegation,
+                languages: super::languages::of_speaker(t, &name, timed),
                 talk_time_s: timed.then(|| round3(seconds[i])),
                 share: round3(share),
                 turns: mine.len(),
@@ -164,7 +165,7 @@ pub(crate) fn speakers(t: &Transcript, timed: bool) -> Vec<SpeakerStats> {
         .collect()
 }
 
-fn word_count(s: &Segment) -> usize {
+pub(crate) fn word_count(s: &Segment) -> usize {
     if s.words.is_empty() {
         s.text.split_whitespace().count()
     } else {
