@@ -339,7 +339,14 @@ impl Pipeline {
             let params = opts.vad.clone().unwrap_or_default();
             (model, params)
         });
-        let mut chunker = SpeechChunker::new(vad);
+        // A turn may be in another language: when languages are detected per chunk, a chunk
+        // never holds two speech spans (joined, a French turn 1.1 s after John F. Kennedy's was
+        // detected for both and his words came back in French).
+        let max_joined_pause = match &session {
+            Some(s) if s.detects_languages() => 0.0,
+            _ => audio::MAX_JOINED_PAUSE_S,
+        };
+        let mut chunker = SpeechChunker::new(vad, max_joined_pause);
         let mut embedder = None;
         if let (Some(d), Some(m)) = (&opts.diarize, &self.speakers) {
             chunker = chunker.with_regions(d.vad.clone());
@@ -347,12 +354,16 @@ impl Pipeline {
         }
         let mut regions: Vec<std::ops::Range<f64>> = Vec::new();
         let mut segments: Vec<Segment> = Vec::new();
+        // Chunks whose language was unsure: their segments, and their decodings in the other
+        // likely languages, settled once the whole recording is heard.
+        let mut unsure: Vec<(std::ops::Range<usize>, Vec<Vec<Segment>>)> = Vec::new();
         let mut decoded = 0usize;
         let (mut vad_s, mut transcribe_s, mut speakers_s) = (0.0, 0.0, 0.0);
         let sr = audio::SAMPLE_RATE as f64;
 
         let mut transcribe = |chunk: SpeechChunk,
                               segments: &mut Vec<Segment>,
+                              unsure: &mut Vec<(std::ops::Range<usize>, Vec<Vec<Segment>>)>,
                               progress: &mut InputProgress|
          -> Result<f64> {
             let Some(session) = session.as_mut() else {
@@ -364,13 +375,21 @@ impl Pipeline {
                 .into_iter()
                 .map(|(a, b)| (round_ms(a), round_ms(b)))
                 .collect();
-            for mut seg in session.transcribe_chunk(&chunk.samples)? {
-                seg.map_times(|t, is_end| round_ms(chunk.to_recording(t, is_end)));
-                for mut piece in seg.confine_to(&speech) {
-                    piece.id = segments.len();
-                    segments.push(piece);
+            let place = |found: Vec<Segment>| -> Vec<Segment> {
+                let mut placed = Vec::new();
+                for mut seg in found {
+                    seg.map_times(|t, is_end| round_ms(chunk.to_recording(t, is_end)));
+                    placed.extend(seg.confine_to(&speech));
                 }
+                placed
+            };
+            let text = session.transcribe_chunk(&chunk.samples)?;
+            let placed = place(text.segments);
+            if !text.alternatives.is_empty() {
+                let alternatives = text.alternatives.into_iter().map(place).collect();
+                unsure.push((segments.len()..segments.len() + placed.len(), alternatives));
             }
+            segments.extend(placed);
             progress.update(Stage::Transcribe, chunk.extent().end as f64 / sr);
             Ok(t.elapsed().as_secs_f64())
         };
@@ -399,7 +418,7 @@ impl Pipeline {
             progress.update(Stage::Vad, chunker.scanned() as f64 / sr);
             speakers_s += embed(&mut chunker, &mut regions, progress)?;
             for chunk in chunks {
-                transcribe_s += transcribe(chunk, &mut segments, progress)?;
+                transcribe_s += transcribe(chunk, &mut segments, &mut unsure, progress)?;
             }
             Ok(())
         })?;
@@ -411,7 +430,19 @@ impl Pipeline {
         progress.finish_stage(Stage::Vad, duration);
         speakers_s += embed(&mut chunker, &mut regions, progress)?;
         for chunk in chunks {
-            transcribe_s += transcribe(chunk, &mut segments, progress)?;
+            transcribe_s += transcribe(chunk, &mut segments, &mut unsure, progress)?;
+        }
+        if let Some(session) = &session {
+            for (range, alternatives) in unsure.into_iter().rev() {
+                if let Some(better) =
+                    session.better_language(&segments[range.clone()], alternatives)
+                {
+                    segments.splice(range, better);
+                }
+            }
+        }
+        for (i, seg) in segments.iter_mut().enumerate() {
+            seg.id = i;
         }
         progress.finish_stage(Stage::Transcribe, duration);
         crate::interrupt::check()?;
@@ -448,7 +479,7 @@ impl Pipeline {
 
         let total_s = started.elapsed().as_secs_f64();
         let (language, stats) = match &session {
-            Some(s) => (s.language(), Some(s.stats.clone())),
+            Some(s) => (s.language(&segments), Some(s.stats.clone())),
             None => (Language::given("und"), None),
         };
         let stats = stats.unwrap_or_default();
@@ -1085,8 +1116,11 @@ pub fn enrol_voice(
     let mut speech_s = 0.0;
     for file in files {
         let recording = audio::open_recording(file)?;
-        let mut chunker =
-            SpeechChunker::new(Some((&vad, VadParams::default()))).with_regions(diarization_vad());
+        let mut chunker = SpeechChunker::new(
+            Some((&vad, VadParams::default())),
+            audio::MAX_JOINED_PAUSE_S,
+        )
+        .with_regions(diarization_vad());
         let mut embedder = SpeakerEmbedder::new(&speaker.encoder);
         let mut regions = Vec::new();
         recording.decode(decode, |block| {
@@ -1231,6 +1265,9 @@ pub fn relabel(dir: &Path, names: &Names) -> Result<Relabelled> {
 
 fn notes(t: &Transcript) -> Vec<String> {
     let mut notes = Vec::new();
+    if let Some(warning) = &t.language.warning {
+        notes.push(warning.clone());
+    }
     let speech = t.speech.as_ref().map_or(t.source.duration, |s| s.speech_s);
     if speech == 0.0 {
         notes.push("no speech found: nothing to transcribe and no speakers".into());

@@ -12,7 +12,7 @@ pub use decode::{
     SourceInfo, DEFAULT_MAX_DURATION,
 };
 pub use resample::MonoResampler;
-pub use speech::{SpeechChunk, SpeechChunker, SpeechRegion, MAX_CHUNK_S};
+pub use speech::{SpeechChunk, SpeechChunker, SpeechRegion, MAX_CHUNK_S, MAX_JOINED_PAUSE_S};
 pub use vad::{SileroVad, VadParams};
 
 /// The sample rate every stage works at.

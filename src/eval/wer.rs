@@ -42,8 +42,11 @@ pub fn spoken_text(name: &str, text: &str) -> Result<String, String> {
     use crate::utterances::{self, InputFormat};
     let format = utterances::detect(name, text);
     let list = utterances::read(name, text, format)?;
+    // Prose is scored as it stands, unless it carries English renderings under its lines
+    // (`run --translate`): those were not spoken.
     let plain_prose = format == InputFormat::Lines
-        && !(list.len() >= 2 && list.iter().all(|u| u.speaker.is_some()));
+        && !(list.len() >= 2 && list.iter().all(|u| u.speaker.is_some()))
+        && list.iter().all(|u| u.translation.is_none());
     if plain_prose {
         return Ok(text.to_string());
     }
@@ -253,6 +256,16 @@ pub fn align(reference: &[String], hypothesis: &[String]) -> WerStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn english_renderings_under_prose_lines_are_not_scored() {
+        let txt = "La France ne peut pas accepter.\n  [en] France cannot accept.\nMerci.\n";
+        let spoken = spoken_text("transcript.txt", txt).unwrap();
+        assert!(!spoken.contains("cannot"), "{spoken}");
+        assert!(spoken.contains("La France ne peut pas accepter."));
+        let prose = "Plain prose.\nAnother line.\n";
+        assert_eq!(spoken_text("ref.txt", prose).unwrap(), prose);
+    }
 
     #[test]
     fn normalisation_folds_form_not_content() {
