@@ -301,6 +301,7 @@ def evaluate_meeting(transcript, order, placed, score):
     return {"utterances": utts, "segments": len(segs), "outside": outside, "words": words, "words_in": words_in,
             "unassigned": sum(1 for o in owner if o is None), "segments_with_language": with_lang,
             "language": (transcript.get("language") or {}).get("code"),
+            "heard": (transcript.get("language") or {}).get("heard"),
             "pooled": score(" ".join(c["text"] for c in order), text_of(segs))}
 
 
@@ -341,7 +342,13 @@ def report(title, part, meeting, clips, order, placed, audio_path, audio_s, clip
     print(f"{len(order)} utterances ({len(clips)} distinct clips), {audio_s / 60:.1f} min of audio of which "
           f"{speech / 60:.1f} min speech, {os.path.splitext(audio_path)[1][1:]}; transcript language "
           f"`{meeting['language']}`; segments with a `language` field: {meeting['segments_with_language']}/"
-          f"{meeting['segments']}" + ("" if meeting["segments_with_language"] else " (fallback: the transcript's)") + ".\n")
+          f"{meeting['segments']}" + ("" if meeting["segments_with_language"] else " (fallback: the transcript's)") + ".")
+    sp, tm = meeting["report"].get("speech", {}), meeting["report"].get("timings", {})
+    heard = ", ".join(f"{h['code']} {h['speech_s']:.0f} s" for h in (meeting.get("heard") or []))
+    print(f"Meeting run: {sp.get('speech_s', 0):.0f} s of speech found in {sp.get('chunks', 0)} chunks "
+          f"({sp.get('retried_chunks', 0)} retried, {sp.get('silent_chunks', 0)} judged silent); seconds in "
+          + ", ".join(f"{k[:-2]} {v:.1f}" for k, v in tm.items() if k.endswith("_s"))
+          + (f"; languages heard: {heard}" if heard else "") + ".\n")
     m_present, m_missing = present([(f"#{i + 1} {u['clip']['name']} ({short(u['wer'])} %)", u["wer"]) for i, u in enumerate(utts)])
     c_present, c_missing = present([(f"#{i + 1} {c['clip']['name']} ({short(c['wer'])} %)", c["wer"]) for i, c in enumerate(alone)])
     clip_pooled = score(" ".join(c["text"] for c in order), " ".join(c["text_hyp"] for c in alone))
@@ -416,9 +423,9 @@ def bench(part, set_name, args, extra, tmp, score):
              "end": round(e, 3), "text": c["text"]} for i, (c, (s, e)) in enumerate(zip(order, placed))]},
             f, ensure_ascii=False, indent=1)
     print(f"[meeting] {label}: {len(order)} utterances, {audio_s:.0f} s -> {os.path.basename(path)}; running", file=sys.stderr)
-    wall, _, transcript = run(args.bin, path, model_args, extra, os.path.join(tmp, "out", label + "-meeting"))
+    wall, rep, transcript = run(args.bin, path, model_args, extra, os.path.join(tmp, "out", label + "-meeting"))
     meeting = evaluate_meeting(transcript, order, placed, score)
-    meeting["wall"] = wall
+    meeting["wall"], meeting["report"] = wall, rep
     distinct, clip_wall, clip_audio = {}, 0.0, 0.0
     for c in order:
         if c["name"] in distinct:
