@@ -444,6 +444,13 @@ impl Pipeline {
         for (i, seg) in segments.iter_mut().enumerate() {
             seg.id = i;
         }
+        let (language, stats) = match &session {
+            Some(s) => (s.language(&segments), s.stats.clone()),
+            None => (Language::given("und"), Default::default()),
+        };
+        // The decoder's buffers (about 50 MB with tiny.en) are not needed by the stages after
+        // it; freed here, they make room for the text encoder (see positions::encoder).
+        drop(session);
         progress.finish_stage(Stage::Transcribe, duration);
         crate::interrupt::check()?;
 
@@ -478,11 +485,6 @@ impl Pipeline {
         crate::interrupt::check()?;
 
         let total_s = started.elapsed().as_secs_f64();
-        let (language, stats) = match &session {
-            Some(s) => (s.language(&segments), Some(s.stats.clone())),
-            None => (Language::given("und"), None),
-        };
-        let stats = stats.unwrap_or_default();
         let sha256 = fsutil::sha256_file(input).map_err(|e| Error::input(input, e.to_string()))?;
 
         let mut transcript = Transcript {

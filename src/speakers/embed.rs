@@ -8,7 +8,7 @@ use crate::error::Result;
 /// Mel frames between the starts of consecutive windows (0.75 s).
 pub const HOP_FRAMES: usize = 75;
 /// Windows embedded together: large batches keep the matrix products efficient.
-const BATCH: usize = 256;
+const BATCH: usize = 32;
 /// Regions shorter than this are not embedded; their frames take the nearest window's voice.
 const MIN_REGION_S: f64 = 0.4;
 
