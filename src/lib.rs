@@ -11,6 +11,7 @@ pub mod error;
 pub mod eval;
 pub mod fsutil;
 pub mod interrupt;
+pub mod memory;
 pub mod models;
 pub mod output;
 pub mod pipeline;

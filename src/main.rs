@@ -25,6 +25,7 @@ use rapporteur::speakers::VoiceStore;
 use rapporteur::{Error, ErrorKind};
 
 fn main() -> ExitCode {
+    rapporteur::memory::return_freed_memory_promptly();
     let cli = Cli::parse();
     if matches!(
         cli.command,

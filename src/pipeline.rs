@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::asr::{AsrOptions, LoadOptions, Whisper};
+use crate::asr::{AsrOptions, EnglishCheck, LoadOptions, Whisper};
 use crate::audio::{
     self, DecodeOptions, OpenedRecording, SileroVad, SpeechChunk, SpeechChunker, VadParams,
 };
@@ -224,6 +224,8 @@ pub struct Pipeline {
     vad: Option<(SileroVad, PackagedModel)>,
     speakers: Option<SpeakerModel>,
     positions: Option<PositionTagger>,
+    /// With an English-only model: the multilingual model that checks the speech is English.
+    english_check: Option<EnglishCheck>,
     voices: Vec<Voiceprint>,
     warnings: Vec<String>,
     opts: RunOptions,
@@ -275,11 +277,29 @@ impl Pipeline {
             Some(model) => Some((Whisper::load(&model.path, &opts.load)?, model)),
             None => None,
         };
+        let english_check = match &whisper {
+            Some((w, model)) if !w.is_multilingual() => {
+                match models::installed_multilingual_whisper() {
+                    Some(Ok(detector)) => Some(EnglishCheck {
+                        model: detector.path,
+                        name: detector.name,
+                        checked: model.name.clone(),
+                    }),
+                    Some(Err(e)) => {
+                        warnings.push(format!("the language is not checked: {e}"));
+                        None
+                    }
+                    None => None,
+                }
+            }
+            _ => None,
+        };
         Ok(Pipeline {
             whisper,
             vad,
             speakers,
             positions,
+            english_check,
             voices,
             warnings,
             opts,
@@ -332,7 +352,13 @@ impl Pipeline {
         let input = input.as_path();
         let started = Instant::now();
         let mut session = match &self.whisper {
-            Some((w, _)) => Some(w.session(&opts.asr)?),
+            Some((w, _)) => {
+                let session = w.session(&opts.asr)?;
+                Some(match &self.english_check {
+                    Some(check) => session.with_english_check(check.clone()),
+                    None => session,
+                })
+            }
             None => None,
         };
         let vad = self.vad.as_ref().map(|(model, _)| {

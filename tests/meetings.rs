@@ -324,3 +324,57 @@ fn translate_gives_a_french_statement_in_english_beside_the_french() {
         "{first_line:?} not in the SRT:\n{srt}"
     );
 }
+
+#[test]
+fn an_english_only_model_says_once_when_the_speech_is_not_english() {
+    require_default_model();
+    let tmp = tempfile::tempdir().unwrap();
+    let (fr, _) = fleurs("fr", 6);
+    let warning_of = |input: &Path, args: &[&str]| -> (Option<String>, String) {
+        let out = tmp.path().join(input.file_stem().unwrap());
+        let output = rapporteur()
+            .args([
+                "run",
+                "--progress",
+                "off",
+                "--no-diarize",
+                "--format",
+                "json",
+            ])
+            .args(args)
+            .arg(input)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let stem = input.file_stem().unwrap().to_string_lossy().into_owned();
+        let transcript: Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(stem).join("transcript.json")).unwrap(),
+        )
+        .unwrap();
+        (
+            transcript["language"]["warning"]
+                .as_str()
+                .map(str::to_string),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (warning, stderr) = warning_of(&fr, &[]);
+    let warning = warning.expect(
+        "transcript.json warns that the speech is not English (the check needs base installed: ./scripts/setup tiny.en base)",
+    );
+    assert!(warning.contains("French (fr"), "{warning}");
+    assert_eq!(
+        stderr.matches("English-only model").count(),
+        1,
+        "said once on stderr:\n{stderr}"
+    );
+    // Told the recording is English, it does not second-guess the user.
+    assert_eq!(warning_of(&fr, &["--language", "en"]).0, None);
+    // English speech, even from a far-field meeting room, raises nothing.
+    let (english, stderr) = warning_of(&shared("A_wer/jfk/jfk.wav"), &[]);
+    assert_eq!(english, None, "{stderr}");
+    let (room, stderr) = warning_of(&shared("B_der/ami_farfield_train/trn02.wav"), &[]);
+    assert_eq!(room, None, "{stderr}");
+}

@@ -96,8 +96,10 @@ impl Whisper {
         };
         Ok(AsrSession {
             whisper: self,
-            state: self.new_state()?,
+            state: None,
             detector,
+            english_check: None,
+            english_warning: None,
             opts: opts.clone(),
             fixed,
             sure: Vec::new(),
@@ -287,11 +289,33 @@ impl Whisper {
         }
     }
 
+    /// Make `state`'s next language detection run the encoder over `samples` only, not a
+    /// padded 30 s window. whisper.cpp detects with the window its last `full` call set, and
+    /// a call limited to its first 100 ms returns once the window is set, decoding nothing.
+    fn set_encoder_window(
+        &self,
+        state: &mut WhisperState,
+        samples: &[f32],
+        opts: &AsrOptions,
+    ) -> Result<()> {
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_n_threads(opts.threads.max(1) as i32);
+        params.set_language(Some("en"));
+        params.set_print_progress(false);
+        params.set_duration_ms(100);
+        params.set_audio_ctx(audio_ctx_for(samples.len() as f64 / 16_000.0));
+        state
+            .full(params, samples)
+            .map(|_| ())
+            .map_err(|e| Error::model(&self.path, format!("language detection failed: {e}")))
+    }
+
     /// The languages Whisper hears in (the first 30 s of) `samples`, most likely first, with
     /// their probabilities: the first, and any other above [`LANGUAGE_CANDIDATE_MIN`] while
     /// the first is under [`LANGUAGE_SURE`]. `state` must be one no decoding ran on:
     /// whisper.cpp detects with the encoder window of the state's last decoding, and only a
-    /// fresh state's is the whole 30 s window Whisper was trained to detect over.
+    /// fresh state's is the whole 30 s window Whisper was trained to detect over (or the one
+    /// [`Whisper::set_encoder_window`] set on purpose).
     fn detect_languages(
         &self,
         state: &mut WhisperState,
@@ -325,6 +349,81 @@ impl Whisper {
     }
 }
 
+/// The decoder state, created on first use.
+fn main_state<'s>(
+    state: &'s mut Option<WhisperState>,
+    whisper: &Whisper,
+) -> Result<&'s mut WhisperState> {
+    if state.is_none() {
+        *state = Some(whisper.new_state()?);
+    }
+    Ok(state.as_mut().expect("just created"))
+}
+
+/// An English-only model has no language detector, and on French it writes fluent, invented
+/// English (tiny.en on FLEURS French, Spanish, German and Portuguese: mean word probability
+/// 0.52-0.93, within the 0.77-0.96 of real English, so its own confidence cannot tell). A
+/// multilingual model's detector listens to the first chunk of speech instead; the model is
+/// loaded for that one detection and freed.
+#[derive(Debug, Clone)]
+pub struct EnglishCheck {
+    /// A multilingual GGML Whisper model.
+    pub model: PathBuf,
+    /// Its name, as the warning gives it.
+    pub name: String,
+    /// The English-only model being checked, as the warning names it.
+    pub checked: String,
+}
+
+/// Probability of another language, over the first chunk, from which the recording is
+/// clearly not English. On the shared clips (bench/README.md, "English-only model on other
+/// languages"), base gave the language spoken 0.95-1.00 on all 20 FLEURS clips, and English
+/// 0.30-1.00 on English ones; far-field meeting rooms gave English at 0.30 with no other
+/// language above 0.18.
+const NOT_ENGLISH_SURE: f32 = 0.8;
+/// Seconds at the start of the first chunk the check listens to, with the encoder trimmed to
+/// them: 0.3-0.5 s for the check against 1.1-1.3 s over a full 30 s window, with the same
+/// verdict on all 33 shared clips tried.
+const ENGLISH_CHECK_S: usize = 10;
+
+impl EnglishCheck {
+    /// A warning when the first chunk `samples` clearly sounds like another language.
+    fn run(&self, samples: &[f32], opts: &AsrOptions) -> Result<Option<String>> {
+        let detector = Whisper::load(&self.model, &LoadOptions { flash_attn: false })?;
+        let mut state = detector.new_state()?;
+        let head = &samples[..samples.len().min(ENGLISH_CHECK_S * 16_000)];
+        detector.set_encoder_window(&mut state, head, opts)?;
+        let heard = detector.detect_languages(&mut state, head, opts)?;
+        let Some((code, probability)) = heard.into_iter().next() else {
+            return Ok(None);
+        };
+        if code == "en" || probability < NOT_ENGLISH_SURE {
+            return Ok(None);
+        }
+        let seconds = head.len() as f64 / 16_000.0;
+        Ok(Some(format!(
+            "{} is an English-only model, but the first {seconds:.0} s of speech sound like {} ({code}, probability {probability:.2} by {}): the English text is probably invented; transcribe with a multilingual model (--model {})",
+            self.checked,
+            language_name(&code),
+            self.name,
+            self.name
+        )))
+    }
+}
+
+/// The English name of a Whisper language code ("fr" -> "French").
+pub fn language_name(code: &str) -> String {
+    whisper_rs::get_lang_id(code)
+        .and_then(whisper_rs::get_lang_str_full)
+        .map(|n| {
+            let mut c = n.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        })
+        .unwrap_or_else(|| code.to_string())
+}
+
 /// Detection probability above which a chunk is transcribed in the detected language alone.
 /// Under it, each likely language is tried and the most confident decoding kept (on a German
 /// clip full of names base gave Yiddish 0.14, Latin 0.14, German 0.13).
@@ -337,7 +436,13 @@ const MAX_LANGUAGE_CANDIDATES: usize = 3;
 /// Transcribes the chunks of one recording in order (see [`Whisper::session`]).
 pub struct AsrSession<'w> {
     whisper: &'w Whisper,
-    state: WhisperState,
+    /// Created at the first decoding, after the English check has freed its model: the two
+    /// never hold their buffers at once.
+    state: Option<WhisperState>,
+    /// For an English-only model: the multilingual model to listen to the first chunk with.
+    english_check: Option<EnglishCheck>,
+    /// What the check concluded, when the speech did not sound English.
+    english_warning: Option<String>,
     /// Detects the language of each chunk when it is neither given nor implied by the model.
     detector: Option<WhisperState>,
     opts: AsrOptions,
@@ -431,6 +536,9 @@ impl AsrSession<'_> {
     /// removed (real sessions do repeat themselves: "Thank you, Chair." in every turn).
     pub fn transcribe_chunk(&mut self, samples: &[f32]) -> Result<ChunkText> {
         self.stats.chunks += 1;
+        if let Some(check) = self.english_check.take() {
+            self.english_warning = check.run(samples, &self.opts)?;
+        }
         let decodings = self.transcribe_in_likely_languages(samples)?;
         let mut finished = Vec::with_capacity(decodings.len());
         for (language, segments) in decodings {
@@ -466,7 +574,7 @@ impl AsrSession<'_> {
                 ..self.opts.clone()
             };
             let plain = self.whisper.transcribe_piece(
-                &mut self.state,
+                main_state(&mut self.state, self.whisper)?,
                 samples,
                 code,
                 Task::Transcribe,
@@ -480,7 +588,7 @@ impl AsrSession<'_> {
             segments.into_iter().flat_map(split_at_sentences).collect();
         if self.opts.translate && code != "en" && !segments.is_empty() {
             let english = self.whisper.transcribe_piece(
-                &mut self.state,
+                main_state(&mut self.state, self.whisper)?,
                 samples,
                 code,
                 Task::Translate,
@@ -546,6 +654,15 @@ impl AsrSession<'_> {
         self.fixed.is_none()
     }
 
+    /// Listen to the first chunk with `check`'s multilingual model, when this session's model
+    /// is English-only and was not told the recording is English.
+    pub fn with_english_check(mut self, check: EnglishCheck) -> Self {
+        if !self.whisper.multilingual && self.opts.language.as_deref().is_none_or(|l| l == "auto") {
+            self.english_check = Some(check);
+        }
+        self
+    }
+
     /// For a chunk whose language was unsure: the alternative decoding to keep instead of
     /// `chosen`, if any. Once the whole recording is heard, a language detected with
     /// confidence somewhere in it is far likelier than one that never was (base read a noisy
@@ -572,7 +689,7 @@ impl AsrSession<'_> {
         let mut best: Option<Piece> = None;
         for (attempt, &temperature) in TEMPERATURES.iter().enumerate() {
             let piece = self.whisper.transcribe_piece(
-                &mut self.state,
+                main_state(&mut self.state, self.whisper)?,
                 samples,
                 code,
                 Task::Transcribe,
@@ -622,7 +739,10 @@ impl AsrSession<'_> {
     /// implied by the model.
     pub fn language(&self, segments: &[Segment]) -> Language {
         if let Some(fixed) = &self.fixed {
-            return fixed.clone();
+            return Language {
+                warning: self.english_warning.clone(),
+                ..fixed.clone()
+            };
         }
         let mut heard: Vec<HeardLanguage> = Vec::new();
         for seg in segments {
