@@ -515,11 +515,12 @@ impl Transcript {
     }
 }
 
+/// Words and segments for the unit tests of every stage.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod fixtures {
+    use super::{Segment, Word};
 
-    fn word(text: &str, start: f64, end: f64) -> Word {
+    pub fn word(text: &str, start: f64, end: f64) -> Word {
         Word {
             start,
             end,
@@ -528,6 +529,33 @@ mod tests {
             speaker: None,
         }
     }
+
+    /// A recogniser segment over `words`: their text joined, their first start and last end.
+    pub fn segment(words: Vec<Word>) -> Segment {
+        Segment {
+            id: 0,
+            start: words.first().map_or(0.0, |w| w.start),
+            end: words.last().map_or(0.0, |w| w.end),
+            text: words
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            words,
+            avg_logprob: -0.2,
+            no_speech_prob: 0.0,
+            speaker: None,
+            position: None,
+            language: None,
+            translation: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::word;
+    use super::*;
 
     #[test]
     fn segments_stay_inside_speech_and_are_cut_at_pauses() {

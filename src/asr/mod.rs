@@ -1111,36 +1111,7 @@ fn split_at_sentences(seg: Segment) -> Vec<Segment> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn word(text: &str, start: f64, end: f64) -> Word {
-        Word {
-            start,
-            end,
-            text: text.into(),
-            probability: 0.9,
-            speaker: None,
-        }
-    }
-
-    fn segment(words: Vec<Word>) -> Segment {
-        Segment {
-            id: 0,
-            start: words.first().map_or(0.0, |w| w.start),
-            end: words.last().map_or(0.0, |w| w.end),
-            text: words
-                .iter()
-                .map(|w| w.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-            words,
-            avg_logprob: -0.2,
-            no_speech_prob: 0.0,
-            speaker: None,
-            position: None,
-            language: None,
-            translation: None,
-        }
-    }
+    use crate::transcript::fixtures::{segment, word};
 
     #[test]
     fn prompted_words_take_the_times_of_a_plain_decoding() {

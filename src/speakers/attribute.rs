@@ -165,16 +165,7 @@ fn distance(t: &Turn, x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn word(text: &str, start: f64, end: f64) -> Word {
-        Word {
-            start,
-            end,
-            text: text.into(),
-            probability: 0.9,
-            speaker: None,
-        }
-    }
+    use crate::transcript::fixtures::word;
 
     fn turn(start: f64, end: f64, who: &str) -> Turn {
         Turn {
