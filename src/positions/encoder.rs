@@ -88,7 +88,11 @@ impl TextEncoder {
         // SAFETY: the model store's files are written once, by `models fetch`, and not changed
         // while a run reads them.
         let weights = unsafe {
-            VarBuilder::from_mmaped_safetensors(std::slice::from_ref(&weights_path), DType::F32, &device)
+            VarBuilder::from_mmaped_safetensors(
+                std::slice::from_ref(&weights_path),
+                DType::F32,
+                &device,
+            )
         }
         .map_err(|e| Error::model(&weights_path, format!("not a safetensors file ({e})")))?;
         if !weights.contains_tensor("embeddings.word_embeddings.weight") {
