@@ -343,11 +343,12 @@ pub struct PipelineArgs {
     )]
     pub positions_head: Option<PathBuf>,
 
-    /// Exactly this many speakers.
+    /// This many speakers, when that many distinct voices are heard (one voice is never cut in
+    /// two to make up the count).
     #[arg(long, value_name = "N", help_heading = "Speakers", conflicts_with_all = ["min_speakers", "max_speakers"])]
     pub speakers: Option<usize>,
 
-    /// At least this many speakers.
+    /// At least this many speakers, when that many distinct voices are heard.
     #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Speakers")]
     pub min_speakers: usize,
 
@@ -355,7 +356,7 @@ pub struct PipelineArgs {
     #[arg(
         long,
         value_name = "N",
-        default_value_t = 20,
+        default_value_t = 40,
         help_heading = "Speakers"
     )]
     pub max_speakers: usize,
@@ -376,20 +377,6 @@ pub struct PipelineArgs {
     /// Rename speakers: a TOML file of lines like `S1 = "France"`.
     #[arg(long, value_name = "FILE", help_heading = "Speakers")]
     pub names: Option<PathBuf>,
-
-    /// Give both speakers this many seconds on each side of a change of speaker, as
-    /// overlapped speech (meetings with much cross-talk; 0 = off).
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 0.0,
-        help_heading = "Speakers"
-    )]
-    pub overlap_at_changes: f64,
-
-    /// Speech probability at which speech starts, for diarization.
-    #[arg(long, value_name = "P", help_heading = "Speakers")]
-    pub speaker_vad_threshold: Option<f32>,
 
     #[command(flatten)]
     pub layout: LayoutArgs,

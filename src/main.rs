@@ -575,11 +575,6 @@ fn diarize_options(args: &PipelineArgs) -> Result<DiarizeOptions, Error> {
     if let Some(t) = args.speaker_threshold {
         d.params.threshold = t;
     }
-    d.params.overlap_at_changes_s = args.overlap_at_changes;
-    if let Some(t) = args.speaker_vad_threshold {
-        d.vad.threshold = t;
-        d.vad.neg_threshold = (t - 0.15).max(0.01);
-    }
     if let Some(t) = args.voice_threshold {
         if !(-1.0..=1.0).contains(&t) {
             return Err(Error::usage(format!(

@@ -21,7 +21,7 @@ use crate::positions::PositionTagger;
 use crate::progress::{InputProgress, Progress, Stage};
 use crate::speakers::names::Names;
 use crate::speakers::voices::{load_voiceprint, DEFAULT_MATCH_THRESHOLD};
-use crate::speakers::{self, DiarizeParams, SpeakerEmbedder, SpeakerModel, VoiceStore, Voiceprint};
+use crate::speakers::{self, DiarizeParams, SpeakerModels, VoiceStore, Voiceprint};
 use crate::summary::{self, Context, Processing, StageTime, Summary};
 use crate::transcript::{
     round_ms, Diarization, Language, ModelRef, Segment, Source, Speaker, SpeechReport, Transcript,
@@ -72,9 +72,6 @@ impl PositionOptions {
 #[derive(Debug, Clone)]
 pub struct DiarizeOptions {
     pub params: DiarizeParams,
-    /// How speech is found for diarization: more sensitive and with less padding than for
-    /// transcription (quiet far-field voices count; pauses between turns are not speech).
-    pub vad: VadParams,
     /// Voice store given with `--voices` (a bad voiceprint there is an error), or None for
     /// the default store (bad voiceprints are skipped with a warning).
     pub voices: Option<PathBuf>,
@@ -88,25 +85,10 @@ impl Default for DiarizeOptions {
     fn default() -> Self {
         DiarizeOptions {
             params: DiarizeParams::default(),
-            vad: diarization_vad(),
             voices: None,
             match_threshold: DEFAULT_MATCH_THRESHOLD,
             names: None,
         }
-    }
-}
-
-/// Speech regions for diarization: Silero at 0.3 with 200 ms padding found far more of the
-/// quiet far-field speech of the shared AMI clips than the transcription setting (0.5, 400 ms),
-/// and shorter bridged pauses keep turns apart.
-pub fn diarization_vad() -> VadParams {
-    VadParams {
-        threshold: 0.3,
-        neg_threshold: 0.15,
-        min_speech_ms: 250,
-        min_silence_ms: 400,
-        pad_ms: 200,
-        max_speech_s: 28.0,
     }
 }
 
@@ -222,7 +204,7 @@ pub struct Pipeline {
     /// None when no requested format needs text (e.g. `--format rttm`).
     whisper: Option<(Whisper, ResolvedModel)>,
     vad: Option<(SileroVad, PackagedModel)>,
-    speakers: Option<SpeakerModel>,
+    speakers: Option<SpeakerModels>,
     positions: Option<PositionTagger>,
     /// With an English-only model: the multilingual model that checks the speech is English.
     english_check: Option<EnglishCheck>,
@@ -261,9 +243,8 @@ impl Pipeline {
         let (speakers, voices) = match &opts.diarize {
             Some(d) => {
                 d.params.validate().map_err(Error::usage)?;
-                d.vad.validate().map_err(Error::usage)?;
-                let model = SpeakerModel::load()?;
-                let voices = load_voices(d.voices.as_deref(), &model.model.sha256, &mut warnings)?;
+                let model = SpeakerModels::load()?;
+                let voices = load_voices(d.voices.as_deref(), &model, &mut warnings)?;
                 (Some(model), voices)
             }
             None => (None, Vec::new()),
@@ -317,10 +298,11 @@ impl Pipeline {
         &self.warnings
     }
 
-    /// sha256 of the speaker model voiceprints must have been made with; None without
-    /// diarization.
-    pub fn speaker_model_sha256(&self) -> Option<&str> {
-        self.speakers.as_ref().map(|m| m.model.sha256.as_str())
+    /// The voices of `dir`, for a recording of its own (see [`RecordingOptions`]): every
+    /// voiceprint there must be valid. None without diarization.
+    pub fn voices_in(&self, dir: &Path) -> Option<Result<Vec<Voiceprint>>> {
+        let models = self.speakers.as_ref()?;
+        Some(load_voices(Some(dir), models, &mut Vec::new()))
     }
 
     /// Enrolled voices speakers may be named after.
@@ -373,12 +355,10 @@ impl Pipeline {
             _ => audio::MAX_JOINED_PAUSE_S,
         };
         let mut chunker = SpeechChunker::new(vad, max_joined_pause);
-        let mut embedder = None;
-        if let (Some(d), Some(m)) = (&opts.diarize, &self.speakers) {
-            chunker = chunker.with_regions(d.vad.clone());
-            embedder = Some(SpeakerEmbedder::new(&m.encoder));
-        }
-        let mut regions: Vec<std::ops::Range<f64>> = Vec::new();
+        let mut diarizer = match (&opts.diarize, &self.speakers) {
+            (Some(d), Some(m)) => Some(m.diarizer(d.params.clone())),
+            _ => None,
+        };
         let mut segments: Vec<Segment> = Vec::new();
         // Chunks whose language was unsure: their segments, and their decodings in the other
         // likely languages, settled once the whole recording is heard.
@@ -419,19 +399,14 @@ impl Pipeline {
             progress.update(Stage::Transcribe, chunk.extent().end as f64 / sr);
             Ok(t.elapsed().as_secs_f64())
         };
-        // Voices of the speech regions found so far, embedded as they come.
-        let mut embed = |chunker: &mut SpeechChunker,
-                         regions: &mut Vec<std::ops::Range<f64>>,
-                         progress: &mut InputProgress|
-         -> Result<f64> {
-            let Some(embedder) = embedder.as_mut() else {
+        // Who speaks in each window of the audio heard so far, and their voiceprints.
+        let mut listen = |block: &[f32], progress: &mut InputProgress| -> Result<f64> {
+            let Some(diarizer) = diarizer.as_mut() else {
                 return Ok(0.0);
             };
             let t = Instant::now();
-            embed_regions(chunker, embedder, regions)?;
-            if let Some(last) = regions.last() {
-                progress.update(Stage::Speakers, last.end);
-            }
+            diarizer.push(block)?;
+            progress.update(Stage::Speakers, diarizer.heard_s());
             Ok(t.elapsed().as_secs_f64())
         };
 
@@ -442,7 +417,7 @@ impl Pipeline {
             let chunks = chunker.push(block)?;
             vad_s += t.elapsed().as_secs_f64();
             progress.update(Stage::Vad, chunker.scanned() as f64 / sr);
-            speakers_s += embed(&mut chunker, &mut regions, progress)?;
+            speakers_s += listen(block, progress)?;
             for chunk in chunks {
                 transcribe_s += transcribe(chunk, &mut segments, &mut unsure, progress)?;
             }
@@ -454,7 +429,6 @@ impl Pipeline {
         let chunks = chunker.finish()?;
         vad_s += t.elapsed().as_secs_f64();
         progress.finish_stage(Stage::Vad, duration);
-        speakers_s += embed(&mut chunker, &mut regions, progress)?;
         for chunk in chunks {
             transcribe_s += transcribe(chunk, &mut segments, &mut unsure, progress)?;
         }
@@ -481,10 +455,10 @@ impl Pipeline {
         crate::interrupt::check()?;
 
         let t = Instant::now();
-        let diarization = match (embedder, &opts.diarize, &self.speakers) {
-            (Some(embedder), Some(d), Some(m)) => {
-                let windows = embedder.finish()?;
-                Some(self.diarization(&windows, &regions, d, m, voices))
+        let diarization = match (diarizer, &opts.diarize, &self.speakers) {
+            (Some(diarizer), Some(d), Some(m)) => {
+                let found = diarizer.finish()?;
+                Some(self.diarization(found, d, m, voices))
             }
             _ => None,
         };
@@ -552,6 +526,19 @@ impl Pipeline {
             segments,
         };
         let mut notes = notes(&transcript);
+        let asked = opts
+            .diarize
+            .as_ref()
+            .and_then(|d| d.params.speakers.or(Some(d.params.min_speakers)));
+        if let (Some(asked), Some(d)) = (asked, &transcript.diarization) {
+            if d.speakers.len() < asked && !d.speakers.is_empty() {
+                notes.push(format!(
+                    "{asked} speakers asked for, but only {} distinct voices heard: no voice is \
+                     cut in two to make up the count",
+                    d.speakers.len()
+                ));
+            }
+        }
         if let Some(names) = opts.diarize.as_ref().and_then(|d| d.names.as_ref()) {
             let unknown = names
                 .apply(&mut transcript)
@@ -579,13 +566,11 @@ impl Pipeline {
     /// Cluster the windows into speakers, name them from enrolled voices, and build the turns.
     fn diarization(
         &self,
-        windows: &[speakers::WindowEmbedding],
-        regions: &[std::ops::Range<f64>],
+        found: speakers::Diarized,
         d: &DiarizeOptions,
-        m: &SpeakerModel,
+        m: &SpeakerModels,
         voices: &[Voiceprint],
     ) -> Diarization {
-        let found = speakers::diarize(windows, regions, &d.params);
         let centroids: Vec<Vec<f32>> = found.speakers.iter().map(|s| s.centroid.clone()).collect();
         let matches = speakers::match_voices(&centroids, voices, d.match_threshold);
         let speakers: Vec<Speaker> = found
@@ -623,6 +608,10 @@ impl Pipeline {
                 name: m.model.name.clone(),
                 sha256: m.model.sha256.clone(),
             },
+            segmentation: Some(ModelRef {
+                name: m.segmentation_model.name.clone(),
+                sha256: m.segmentation_model.sha256.clone(),
+            }),
             threshold: d.params.threshold,
             speech_s: round_ms(found.speech_s),
             overlap_s: round_ms(found.overlap_s),
@@ -704,6 +693,7 @@ impl Pipeline {
             models.push(m.sha256.clone());
         }
         if let Some(m) = &self.speakers {
+            models.push(m.segmentation_model.sha256.clone());
             models.push(m.model.sha256.clone());
         }
         if let Some(t) = &self.positions {
@@ -835,12 +825,6 @@ pub struct RecordingOptions {
     /// What the recording is called in the result instead of its path (`-` for standard
     /// input, read from a temporary copy).
     pub shown_as: Option<PathBuf>,
-}
-
-/// The voices of `dir`, for a recording of its own (see [`RecordingOptions`]) processed by a
-/// pipeline whose speaker model has `model_sha256`: every voiceprint there must be valid.
-pub fn voices_in(dir: &Path, model_sha256: &str) -> Result<Vec<Voiceprint>> {
-    load_voices(Some(dir), model_sha256, &mut Vec::new())
 }
 
 /// Settings of `analyze`.
@@ -1124,8 +1108,9 @@ fn language_of(t: &Transcript, timed: bool) -> Language {
     language
 }
 
-/// Enrol a voice: find the speech in `files`, embed it, and average it into one voiceprint.
-/// Returns the voiceprint and warnings (e.g. a recording that seems to hold several voices).
+/// Enrol a voice: find who speaks in `files`, and average the main speaker's voiceprint of
+/// each into one. Returns the voiceprint and warnings (e.g. a recording that seems to hold
+/// several voices).
 pub fn enrol_voice(
     name: &str,
     delegation: Option<String>,
@@ -1135,51 +1120,56 @@ pub fn enrol_voice(
     if name.trim().is_empty() {
         return Err(Error::usage("a voice needs a non-empty name"));
     }
-    let vad_model = models::resolve_packaged(models::DEFAULT_VAD)?;
-    let vad = SileroVad::load(&vad_model.file("silero_vad_16k.safetensors"))?;
-    let speaker = SpeakerModel::load()?;
-    let mut all = Vec::new();
+    let models = SpeakerModels::load()?;
+    enrol_with(&models, name, delegation, files, decode)
+}
+
+fn enrol_with(
+    models: &SpeakerModels,
+    name: &str,
+    delegation: Option<String>,
+    files: &[PathBuf],
+    decode: &DecodeOptions,
+) -> Result<(Voiceprint, Vec<String>)> {
     let mut warnings = Vec::new();
     let mut sources = Vec::new();
     let mut speech_s = 0.0;
+    let mut turns = 0;
+    let mut sum: Vec<f32> = Vec::new();
     for file in files {
         let recording = audio::open_recording(file)?;
-        let mut chunker = SpeechChunker::new(
-            Some((&vad, VadParams::default())),
-            audio::MAX_JOINED_PAUSE_S,
-        )
-        .with_regions(diarization_vad());
-        let mut embedder = SpeakerEmbedder::new(&speaker.encoder);
-        let mut regions = Vec::new();
-        recording.decode(decode, |block| {
-            chunker.push(block)?;
-            embed_regions(&mut chunker, &mut embedder, &mut regions)
-        })?;
-        chunker.finish()?;
-        embed_regions(&mut chunker, &mut embedder, &mut regions)?;
-        let windows = embedder.finish()?;
-        if windows.is_empty() {
-            return Err(Error::input(file, "no speech found to enrol"));
-        }
-        // An enrolment recording should hold one voice: say so when it seems to hold several.
-        let found = speakers::diarize(&windows, &regions, &DiarizeParams::default());
-        let total: f64 = found.speakers.iter().map(|s| s.speech_s).sum();
-        let main = found
+        let mut diarizer = models.diarizer(DiarizeParams::default());
+        recording.decode(decode, |block| diarizer.push(block))?;
+        let found = diarizer.finish()?;
+        // The main voice: the speaker with most speech.
+        let Some((main, voice)) = found
             .speakers
             .iter()
-            .map(|s| s.speech_s)
-            .fold(0.0, f64::max);
-        if found.speakers.len() > 1 && main < 0.85 * total {
+            .enumerate()
+            .max_by(|a, b| a.1.speech_s.total_cmp(&b.1.speech_s))
+        else {
+            return Err(Error::input(file, "no speech found to enrol"));
+        };
+        // An enrolment recording should hold one voice: say so when it seems to hold several.
+        let total: f64 = found.speakers.iter().map(|s| s.speech_s).sum();
+        if found.speakers.len() > 1 && voice.speech_s < 0.85 * total {
             warnings.push(format!(
-                "warning: {} seems to hold {} voices (the main one speaks {:.0} % of the time); \
-                 the voiceprint mixes them: enrol from a recording of this speaker alone",
+                "warning: {} seems to hold {} voices; the voiceprint is the main one's ({:.0} % \
+                 of the speech): enrol from a recording of this speaker alone",
                 file.display(),
                 found.speakers.len(),
-                100.0 * main / total.max(1e-9)
+                100.0 * voice.speech_s / total.max(1e-9)
             ));
         }
-        speech_s += regions.iter().map(|r| r.end - r.start).sum::<f64>();
-        all.extend(windows);
+        speech_s += voice.speech_s;
+        turns += found.turns.iter().filter(|t| t.speaker == main).count();
+        if sum.is_empty() {
+            sum = vec![0.0; voice.centroid.len()];
+        }
+        let weight = voice.speech_s as f32;
+        sum.iter_mut()
+            .zip(&voice.centroid)
+            .for_each(|(s, x)| *s += weight * x);
         sources.push(crate::speakers::voices::VoiceSource {
             path: canonical(file).display().to_string(),
             sha256: fsutil::sha256_file(file).map_err(|e| Error::input(file, e.to_string()))?,
@@ -1194,34 +1184,18 @@ pub fn enrol_voice(
             ),
         ));
     }
-    let vector = speakers::mean_voiceprint(&all).expect("windows are not empty");
     let voice = Voiceprint {
         schema: speakers::voices::VOICEPRINT_SCHEMA.into(),
         name: name.trim().to_string(),
         delegation,
-        model: speaker.model.name.clone(),
-        model_sha256: speaker.model.sha256.clone(),
+        model: models.model.name.clone(),
+        model_sha256: models.model.sha256.clone(),
         speech_s: round_ms(speech_s),
-        windows: all.len(),
+        windows: turns,
         sources,
-        vector,
+        vector: speakers::cluster::normalise(sum),
     };
     Ok((voice, warnings))
-}
-
-/// Embed the speech regions `chunker` has completed and note their spans (seconds).
-fn embed_regions(
-    chunker: &mut SpeechChunker,
-    embedder: &mut SpeakerEmbedder,
-    regions: &mut Vec<std::ops::Range<f64>>,
-) -> Result<()> {
-    let sr = audio::SAMPLE_RATE as f64;
-    for region in chunker.take_regions() {
-        let range = region.range();
-        regions.push(range.start as f64 / sr..range.end as f64 / sr);
-        embedder.push_region(region.start, &region.samples)?;
-    }
-    Ok(())
 }
 
 /// Less speech than this gives voiceprints too noisy to name anyone by.
@@ -1318,23 +1292,43 @@ fn notes(t: &Transcript) -> Vec<String> {
 /// (invalid ones are skipped with a warning, so that one bad file does not stop every run).
 fn load_voices(
     dir: Option<&Path>,
-    model_sha256: &str,
+    models: &SpeakerModels,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Voiceprint>> {
     let store = VoiceStore::at(dir);
-    if dir.is_some() {
-        if !store.dir.is_dir() {
-            return Err(Error::input(&store.dir, "no such voice folder"));
-        }
-        return store.load_all(Some(model_sha256));
+    if dir.is_some() && !store.dir.is_dir() {
+        return Err(Error::input(&store.dir, "no such voice folder"));
     }
     let mut voices = Vec::new();
     for path in store.files()? {
-        match load_voiceprint(&path, Some(model_sha256)) {
+        // A voice enrolled by an earlier version is enrolled again from its recordings when
+        // they are still at hand; otherwise loading it says how to re-enrol.
+        if let Some(old) = speakers::voices::outdated_voice(&path) {
+            if let Some(files) = old.sources_at_hand() {
+                let (voice, _) = enrol_with(
+                    models,
+                    &old.name,
+                    old.delegation.clone(),
+                    &files,
+                    &DecodeOptions::default(),
+                )?;
+                store.add(&voice)?;
+                warnings.push(format!(
+                    "re-enrolled voice {:?} from its recordings with this version's speaker \
+                     model ({} replaces {})",
+                    voice.name, models.model.name, old.model
+                ));
+                voices.push(voice);
+                continue;
+            }
+        }
+        match load_voiceprint(&path, Some(&models.model.sha256)) {
             Ok(v) => voices.push(v),
+            Err(e) if dir.is_some() => return Err(e),
             Err(e) => warnings.push(format!("warning: skipping enrolled voice: {e}")),
         }
     }
+    voices.sort_by_key(|v| v.name.to_lowercase());
     Ok(voices)
 }
 

@@ -137,6 +137,10 @@ pub struct Target {
 pub struct Diarization {
     /// The speaker embedding model.
     pub model: ModelRef,
+    /// The model that found local speakers and overlap (absent in transcripts of earlier
+    /// versions, which had none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segmentation: Option<ModelRef>,
     /// Cosine distance under which voices were taken to be the same speaker.
     pub threshold: f32,
     /// Seconds of speech the turns cover (overlapped speech counted once).

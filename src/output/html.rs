@@ -1427,6 +1427,7 @@ mod tests {
             .collect();
         t.diarization = Some(crate::transcript::Diarization {
             model: t.model.clone(),
+            segmentation: None,
             threshold: 0.3,
             speech_s: 9000.0,
             overlap_s: 0.0,

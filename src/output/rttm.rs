@@ -62,9 +62,10 @@ mod tests {
         };
         t.diarization = Some(Diarization {
             model: ModelRef {
-                name: "ge2e".into(),
+                name: "campplus".into(),
                 sha256: "22".repeat(32),
             },
+            segmentation: None,
             threshold: 0.3,
             speech_s: 3.0,
             overlap_s: 0.5,

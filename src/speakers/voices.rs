@@ -1,29 +1,33 @@
 //! Enrolled voices: a folder of voiceprints (one JSON file each) reused across sessions, and
 //! the matching of a session's speakers to them.
 //!
-//! A voiceprint is the unit-length mean of the GE2E voiceprints of every speech window of the
-//! enrolment recordings. It records the sha256 of the speaker model that made it: a voiceprint
-//! from another model lives in another space and is refused rather than silently mismatched.
+//! A voiceprint is the unit-length mean of the CAM++ voiceprints of the main speaker of each
+//! enrolment recording. It records the sha256 of the speaker model that made it: a voiceprint
+//! from another model lives in another space and is refused rather than silently mismatched
+//! (or made again from its recordings, when they are still where they were).
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::campplus::EMBEDDING_DIM;
 use crate::error::{io_cause, Error, Result};
 use crate::fsutil;
 
 /// Identifies the voiceprint format.
-pub const VOICEPRINT_SCHEMA: &str = "rapporteur.voiceprint/1";
+pub const VOICEPRINT_SCHEMA: &str = "rapporteur.voiceprint/2";
+/// Voiceprints of earlier versions (GE2E, 256-d): refused, or made again from their sources.
+const OUTDATED_SCHEMAS: [&str; 1] = ["rapporteur.voiceprint/1"];
 /// File names end with this.
 const EXTENSION: &str = ".voice.json";
 
 /// A session speaker is given an enrolled name when their cosine similarity reaches this.
-/// Measured by `cargo bench --bench voices` on voiceprints of the shared recordings' speakers
-/// taken from different recordings: 4 of 5 same-speaker pairs score 0.90 to 0.95 (one
-/// far-field pair with 2 s of speech, 0.69), while different speakers spread from 0.49 to 0.91
-/// (far-field voices in one room sound alike). At 0.86, 7 % of different-speaker pairs pass; a
-/// wrong name in a record costs more than a missing one, which `--names` can add.
-pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.86;
+/// Measured by `cargo bench --bench voices` on CAM++ voiceprints of the shared recordings'
+/// speakers taken from different recordings: the 5 same-speaker pairs score 0.53 to 0.89 and
+/// the 95 different-speaker pairs -0.20 to 0.47 (far-field voices of one AMI room at the top).
+/// 0.50 names every same-speaker pair and no other; a wrong name in a record costs more than a
+/// missing one, which `--names` can add. (GE2E needed 0.86, and 7 % of other speakers passed.)
+pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.50;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Voiceprint {
@@ -34,11 +38,11 @@ pub struct Voiceprint {
     /// The speaker model, by name and sha256 of its weights.
     pub model: String,
     pub model_sha256: String,
-    /// Seconds of speech and number of windows averaged.
+    /// Seconds of speech averaged, and the main speaker's turns in the recordings.
     pub speech_s: f64,
     pub windows: usize,
     pub sources: Vec<VoiceSource>,
-    /// Unit-length 256-d voiceprint.
+    /// Unit-length voiceprint (192-d, CAM++).
     pub vector: Vec<f32>,
 }
 
@@ -156,6 +160,9 @@ pub fn load_voiceprint(path: &Path, model_sha256: Option<&str>) -> Result<Voicep
             format!("not a valid voiceprint ({why}); enrol the voice again with `rapporteur voices add`"),
         )
     };
+    if let Some(old) = outdated_in(&bytes) {
+        return Err(Error::input(path, old.refusal()));
+    }
     let v: Voiceprint = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
     if v.schema != VOICEPRINT_SCHEMA {
         return Err(bad(format!(
@@ -164,9 +171,9 @@ pub fn load_voiceprint(path: &Path, model_sha256: Option<&str>) -> Result<Voicep
         )));
     }
     let norm = v.vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if v.vector.len() != 256 || !norm.is_finite() || (norm - 1.0).abs() > 1e-3 {
+    if v.vector.len() != EMBEDDING_DIM || !norm.is_finite() || (norm - 1.0).abs() > 1e-3 {
         return Err(bad(format!(
-            "a voiceprint is 256 numbers of unit length; this one has {} of length {norm}",
+            "a voiceprint is {EMBEDDING_DIM} numbers of unit length; this one has {} of length {norm}",
             v.vector.len()
         )));
     }
@@ -186,6 +193,77 @@ pub fn load_voiceprint(path: &Path, model_sha256: Option<&str>) -> Result<Voicep
         }
     }
     Ok(v)
+}
+
+/// A voice enrolled by an earlier version, with what is needed to enrol it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutdatedVoice {
+    pub name: String,
+    pub delegation: Option<String>,
+    pub model: String,
+    pub sources: Vec<VoiceSource>,
+}
+
+impl OutdatedVoice {
+    /// Its recordings, when every one is still where it was and unchanged.
+    pub fn sources_at_hand(&self) -> Option<Vec<PathBuf>> {
+        if self.sources.is_empty() {
+            return None;
+        }
+        self.sources
+            .iter()
+            .map(|s| {
+                let path = PathBuf::from(&s.path);
+                let same = fsutil::sha256_file(&path).ok().as_deref() == Some(s.sha256.as_str());
+                same.then_some(path)
+            })
+            .collect()
+    }
+
+    fn refusal(&self) -> String {
+        let files: Vec<&str> = self.sources.iter().map(|s| s.path.as_str()).collect();
+        format!(
+            "voice {:?} was enrolled by an earlier version of rapporteur (speaker model {}), \
+             whose voiceprints this version cannot compare: re-enrol with this version: \
+             rapporteur voices add {:?} {}",
+            self.name,
+            self.model,
+            self.name,
+            if files.is_empty() {
+                "RECORDING".to_string()
+            } else {
+                files.join(" ")
+            }
+        )
+    }
+}
+
+/// The voice in a voiceprint file of an earlier version, if it is one.
+pub fn outdated_voice(path: &Path) -> Option<OutdatedVoice> {
+    outdated_in(&std::fs::read(path).ok()?)
+}
+
+fn outdated_in(bytes: &[u8]) -> Option<OutdatedVoice> {
+    #[derive(Deserialize)]
+    struct Old {
+        schema: String,
+        name: String,
+        #[serde(default)]
+        delegation: Option<String>,
+        #[serde(default)]
+        model: String,
+        #[serde(default)]
+        sources: Vec<VoiceSource>,
+    }
+    let old: Old = serde_json::from_slice(bytes).ok()?;
+    OUTDATED_SCHEMAS
+        .contains(&old.schema.as_str())
+        .then_some(OutdatedVoice {
+            name: old.name,
+            delegation: old.delegation,
+            model: old.model,
+            sources: old.sources,
+        })
 }
 
 /// Pair speakers (`centroids`, unit length) with enrolled voices one to one, most similar pairs
@@ -226,7 +304,7 @@ mod tests {
             schema: VOICEPRINT_SCHEMA.into(),
             name: name.into(),
             delegation: None,
-            model: "ge2e".into(),
+            model: "campplus".into(),
             model_sha256: "ab".repeat(32),
             speech_s: 10.0,
             windows: 12,
@@ -236,7 +314,7 @@ mod tests {
     }
 
     fn axis(i: usize) -> Vec<f32> {
-        let mut v = vec![0.0; 256];
+        let mut v = vec![0.0; EMBEDDING_DIM];
         v[i] = 1.0;
         v
     }
@@ -246,7 +324,7 @@ mod tests {
         let voices = [voice("France", axis(0)), voice("Brazil", axis(1))];
         let mut near_france = axis(0);
         near_france[2] = 0.3;
-        let near_france = super::super::diarize::normalise(near_france);
+        let near_france = super::super::cluster::normalise(near_france);
         let centroids = vec![near_france.clone(), axis(0), axis(5)];
         let m = match_voices(&centroids, &voices, 0.8);
         // The exact match wins France; the near one may not take it twice; nobody is Brazil.
