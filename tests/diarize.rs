@@ -57,16 +57,20 @@ fn sample_der(rttm: &Path) -> f64 {
         parse_rttm(&std::fs::read_to_string(shared("B_der/pyannote_sample/sample.rttm")).unwrap())
             .unwrap();
     let hyp = parse_rttm(&std::fs::read_to_string(rttm).unwrap()).unwrap();
-    der(
-        &reference,
-        &hyp,
-        &DerOptions {
-            collar: 0.25,
-            ignore_overlap: false,
-            uem: None,
-        },
-    )
-    .der()
+    scored_der(&reference, &hyp)
+}
+
+/// DER with collar 0.25 s, overlapped speech scored.
+fn scored_der(
+    reference: &[rapporteur::eval::der::Turn],
+    hyp: &[rapporteur::eval::der::Turn],
+) -> f64 {
+    let opts = DerOptions {
+        collar: 0.25,
+        ignore_overlap: false,
+        uem: None,
+    };
+    der(reference, hyp, &opts).der()
 }
 
 /// The pyannote sample, decoded.
@@ -227,16 +231,7 @@ fn the_sample_delegations_are_named_from_their_enrolment_recordings() {
     for name in ["Chair", "France", "Brazil", "Kenya", "Japan"] {
         assert!(hyp.iter().any(|h| h.speaker == name), "{name}");
     }
-    let d = der(
-        &reference,
-        &hyp,
-        &DerOptions {
-            collar: 0.25,
-            ignore_overlap: false,
-            uem: None,
-        },
-    )
-    .der();
+    let d = scored_der(&reference, &hyp);
     assert!(d < 0.07, "DER {:.1} %", d * 100.0);
 }
 
