@@ -12,7 +12,7 @@ use std::path::Path;
 
 use rapporteur::audio::{decode_file, DecodeOptions};
 use rapporteur::speakers::campplus::{fbank, FBANK_BINS};
-use rapporteur::speakers::cluster::normalise;
+use rapporteur::speakers::cluster::{normalise, weighted_mean};
 use rapporteur::speakers::diarize::PIECE_S;
 use rapporteur::speakers::SpeakerModels;
 
@@ -158,15 +158,10 @@ fn voiceprint(model: &SpeakerModels, samples: &[f32], spans: &[(f64, f64)]) -> O
     }
     let pieces: Vec<&[[f32; FBANK_BINS]]> = frames.chunks((PIECE_S * 100.0) as usize).collect();
     let prints = model.voiceprints.embed(&pieces).unwrap();
-    let mut sum = Vec::new();
-    for (piece, print) in pieces.iter().zip(prints) {
-        let Some(v) = print else { continue };
-        let v = normalise(v);
-        if sum.is_empty() {
-            sum = vec![0.0; v.len()];
-        }
-        let w = piece.len() as f32;
-        sum.iter_mut().zip(&v).for_each(|(s, x)| *s += w * x);
-    }
-    (!sum.is_empty()).then(|| normalise(sum))
+    let prints: Vec<(Vec<f32>, f32)> = pieces
+        .iter()
+        .zip(prints)
+        .filter_map(|(piece, print)| Some((normalise(print?), piece.len() as f32)))
+        .collect();
+    weighted_mean(prints.iter().map(|(v, w)| (v.as_slice(), *w)))
 }

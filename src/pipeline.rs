@@ -1135,7 +1135,8 @@ fn enrol_with(
     let mut sources = Vec::new();
     let mut speech_s = 0.0;
     let mut turns = 0;
-    let mut sum: Vec<f32> = Vec::new();
+    // Each recording's main voice, weighted by its seconds of speech.
+    let mut mains: Vec<(Vec<f32>, f32)> = Vec::new();
     for file in files {
         let recording = audio::open_recording(file)?;
         let mut diarizer = models.diarizer(DiarizeParams::default());
@@ -1163,13 +1164,7 @@ fn enrol_with(
         }
         speech_s += voice.speech_s;
         turns += found.turns.iter().filter(|t| t.speaker == main).count();
-        if sum.is_empty() {
-            sum = vec![0.0; voice.centroid.len()];
-        }
-        let weight = voice.speech_s as f32;
-        sum.iter_mut()
-            .zip(&voice.centroid)
-            .for_each(|(s, x)| *s += weight * x);
+        mains.push((voice.centroid.clone(), voice.speech_s as f32));
         sources.push(crate::speakers::voices::VoiceSource {
             path: canonical(file).display().to_string(),
             sha256: fsutil::sha256_file(file).map_err(|e| Error::input(file, e.to_string()))?,
@@ -1193,7 +1188,8 @@ fn enrol_with(
         speech_s: round_ms(speech_s),
         windows: turns,
         sources,
-        vector: speakers::cluster::normalise(sum),
+        vector: speakers::cluster::weighted_mean(mains.iter().map(|(v, w)| (v.as_slice(), *w)))
+            .expect("every file gave a voice or an error"),
     };
     Ok((voice, warnings))
 }

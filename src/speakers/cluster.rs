@@ -223,6 +223,19 @@ pub fn centroid(vectors: &[&[f32]], labels: &[usize], c: usize) -> Vec<f32> {
     normalise(sum)
 }
 
+/// Unit-length mean of `vectors`, each weighted (by its seconds of speech, say); None when
+/// there are none.
+pub fn weighted_mean<'a>(vectors: impl IntoIterator<Item = (&'a [f32], f32)>) -> Option<Vec<f32>> {
+    let mut sum: Vec<f32> = Vec::new();
+    for (v, weight) in vectors {
+        if sum.is_empty() {
+            sum = vec![0.0; v.len()];
+        }
+        sum.iter_mut().zip(v).for_each(|(s, x)| *s += weight * x);
+    }
+    (!sum.is_empty()).then(|| normalise(sum))
+}
+
 pub fn normalise(mut v: Vec<f32>) -> Vec<f32> {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
     v.iter_mut().for_each(|x| *x /= norm);

@@ -656,23 +656,19 @@ impl<'m, S: LocalSpeakers, V: Voiceprints> Diarizer<'m, S, V> {
             }
         }
         // Centroids of the clusters, then renumbered by first appearance.
+        // Every speaker has a piece with a voiceprint: clusters are made of them.
         let centroids: Vec<Vec<f32>> = (0..k)
             .map(|c| {
-                let dim = self
-                    .pieces
-                    .iter()
-                    .find_map(|p| p.voiceprint.as_ref().map(Vec::len))
-                    .unwrap_or(0);
-                let mut sum = vec![0f32; dim];
-                for (p, pc) in self.pieces.iter().zip(&piece_cluster) {
-                    if let (Some(v), Some(pc)) = (&p.voiceprint, pc) {
-                        if *pc == c {
-                            let w = p.solo_frames as f32;
-                            sum.iter_mut().zip(v).for_each(|(s, x)| *s += w * x);
-                        }
-                    }
-                }
-                cluster::normalise(sum)
+                cluster::weighted_mean(
+                    self.pieces
+                        .iter()
+                        .zip(&piece_cluster)
+                        .filter(|(_, pc)| **pc == Some(c))
+                        .filter_map(|(p, _)| {
+                            Some((p.voiceprint.as_deref()?, p.solo_frames as f32))
+                        }),
+                )
+                .unwrap_or_default()
             })
             .collect();
         let mut order: Vec<usize> = Vec::new();
