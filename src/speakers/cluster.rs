@@ -66,6 +66,13 @@ pub fn cluster(vectors: &[&[f32]], seconds: &[f64], rule: &CountRule) -> Vec<usi
         k -= 1;
     }
     let mut labels = cut(&merges, m, k);
+    // Average linkage compares every pair of pieces, so two halves of one voice heard for an
+    // hour stay as far apart as its pieces' spread, while their centroids grow close. Merging
+    // clusters whose centroids are within the same threshold is what keeps a long recording's
+    // voices whole (bench/diarize, 92 min joined from the shared sets, 33 voices: 43 speakers
+    // and DER 26.5 % without; 37 and 17.6 % with; centroid threshold 0.30 / 0.35 / 0.45 gave
+    // 18.9 / 18.7 / 20.3 %). On the shared files themselves it changes nothing up to 0.45.
+    merge_close_centroids(&sampled, &mut labels, rule.threshold, floor.max(1));
     // Dissolve clusters with too little speech into their nearest neighbour, smallest first,
     // while more speakers remain than the user asked for at least (and any beyond the most
     // they allowed).
@@ -105,6 +112,38 @@ pub fn cluster(vectors: &[&[f32]], seconds: &[f64], rule: &CountRule) -> Vec<usi
         .iter()
         .map(|v| nearest(v, &centroids, None))
         .collect()
+}
+
+/// Merges the two clusters whose centroids are closest while they are closer than
+/// `threshold` (cosine distance) and more than `floor` clusters remain.
+fn merge_close_centroids(vectors: &[&[f32]], labels: &mut [usize], threshold: f32, floor: usize) {
+    loop {
+        let k = labels.iter().max().map_or(0, |m| m + 1);
+        if k <= floor {
+            return;
+        }
+        let centroids: Vec<Vec<f32>> = (0..k).map(|c| centroid(vectors, labels, c)).collect();
+        let mut best = (f32::INFINITY, 0, 0);
+        for a in 0..k {
+            for b in a + 1..k {
+                let d = 1.0 - dot(&centroids[a], &centroids[b]);
+                if d < best.0 {
+                    best = (d, a, b);
+                }
+            }
+        }
+        let (d, a, b) = best;
+        if d >= threshold {
+            return;
+        }
+        for l in labels.iter_mut() {
+            if *l == b {
+                *l = a;
+            } else if *l > b {
+                *l -= 1;
+            }
+        }
+    }
 }
 
 fn speech_per_label(labels: &[usize], seconds: &[f64], k: usize) -> Vec<f64> {
