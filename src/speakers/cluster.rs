@@ -328,6 +328,43 @@ mod tests {
     }
 
     #[test]
+    fn halves_of_one_spread_out_voice_are_one_speaker() {
+        // Voice A heard in two settings: e0 + 0.75 w1 or e0 + 0.75 w2, each piece with noise
+        // of its own. Pieces of different settings are 0.42 apart on average (over the 0.40
+        // threshold, so average linkage keeps the settings apart), yet the settings' centroids
+        // are 0.37 apart: one voice. Voice B (e1) is far from both.
+        let dim = 4 + 20;
+        let piece = |axes: &[(usize, f32)]| {
+            let mut v = vec![0f32; dim];
+            axes.iter().for_each(|&(i, x)| v[i] = x);
+            normalise(v)
+        };
+        let mut pts = Vec::new();
+        for (setting, w) in [(0, 2), (1, 3)] {
+            for i in 0..8 {
+                pts.push(piece(&[
+                    (0, 1.0),
+                    (w, 0.75),
+                    (4 + (i + 8 * setting) % 20, 0.4),
+                ]));
+            }
+        }
+        for i in 0..4 {
+            pts.push(piece(&[(1, 1.0), (4 + i, 0.3)]));
+        }
+        let refs: Vec<&[f32]> = pts.iter().map(|v| v.as_slice()).collect();
+        let rule = CountRule {
+            threshold: 0.4,
+            min_speaker_s: 0.0,
+            ..rule()
+        };
+        let labels = cluster(&refs, &[1.0; 20], &rule);
+        assert!(labels[..16].iter().all(|&l| l == labels[0]), "{labels:?}");
+        assert!(labels[16..].iter().all(|&l| l != labels[0]), "{labels:?}");
+        assert_eq!(labels.iter().max(), Some(&1), "{labels:?}");
+    }
+
+    #[test]
     fn counts_follow_the_threshold_then_the_bounds() {
         // Three voices, the third with little speech.
         let pts: Vec<Vec<f32>> = vec![
