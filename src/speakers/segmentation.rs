@@ -868,57 +868,28 @@ mod avx512 {
                 });
                 let (a, b, c) = (a.add(k0), b.add(k0 * b_rs + j), c.add(j));
                 let mut i = 0;
-                while i + 6 <= m {
-                    tile::<6>(
-                        kc,
-                        c.add(i * c_rs),
-                        c_rs,
-                        a.add(i * a_rs),
-                        a_rs,
-                        b,
-                        b_rs,
-                        masks,
-                    );
-                    i += 6;
+                // Rows in tiles of 6, then at most one tile each of 4, 2 and 1.
+                macro_rules! tiles_of {
+                    ($rows:literal) => {
+                        while m - i >= $rows {
+                            tile::<$rows>(
+                                kc,
+                                c.add(i * c_rs),
+                                c_rs,
+                                a.add(i * a_rs),
+                                a_rs,
+                                b,
+                                b_rs,
+                                masks,
+                            );
+                            i += $rows;
+                        }
+                    };
                 }
-                if m - i >= 4 {
-                    tile::<4>(
-                        kc,
-                        c.add(i * c_rs),
-                        c_rs,
-                        a.add(i * a_rs),
-                        a_rs,
-                        b,
-                        b_rs,
-                        masks,
-                    );
-                    i += 4;
-                }
-                if m - i >= 2 {
-                    tile::<2>(
-                        kc,
-                        c.add(i * c_rs),
-                        c_rs,
-                        a.add(i * a_rs),
-                        a_rs,
-                        b,
-                        b_rs,
-                        masks,
-                    );
-                    i += 2;
-                }
-                if m - i == 1 {
-                    tile::<1>(
-                        kc,
-                        c.add(i * c_rs),
-                        c_rs,
-                        a.add(i * a_rs),
-                        a_rs,
-                        b,
-                        b_rs,
-                        masks,
-                    );
-                }
+                tiles_of!(6);
+                tiles_of!(4);
+                tiles_of!(2);
+                tiles_of!(1);
                 j += COLUMNS;
             }
             k0 += kc;
