@@ -378,6 +378,10 @@ pub struct PipelineArgs {
     #[arg(long, value_name = "FILE", help_heading = "Speakers")]
     pub names: Option<PathBuf>,
 
+    /// Do not name speakers from the chair's words ("France, you have the floor").
+    #[arg(long, help_heading = "Speakers")]
+    pub no_floor_names: bool,
+
     #[command(flatten)]
     pub layout: LayoutArgs,
 }
@@ -488,6 +492,9 @@ pub struct AnalyzeArgs {
     /// Position head to use instead of the built-in one.
     #[arg(long, value_name = "FILE", conflicts_with = "no_positions")]
     pub positions_head: Option<PathBuf>,
+    /// Do not name speakers from the chair's words ("France, you have the floor").
+    #[arg(long)]
+    pub no_floor_names: bool,
     /// Print a JSON result on stdout.
     #[arg(long)]
     pub json: bool,

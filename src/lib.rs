@@ -14,6 +14,7 @@ pub mod interrupt;
 pub mod memory;
 pub mod models;
 pub mod output;
+pub mod parties;
 pub mod pipeline;
 pub mod positions;
 pub mod progress;

@@ -584,6 +584,7 @@ fn diarize_options(args: &PipelineArgs) -> Result<DiarizeOptions, Error> {
         d.match_threshold = t;
     }
     d.voices = args.voices.clone();
+    d.floor_names = !args.no_floor_names;
     if let Some(path) = &args.names {
         d.names =
             Some(Names::load(path).map_err(|e| Error::new(ErrorKind::Usage, Some(path), e.cause))?);
@@ -1006,6 +1007,7 @@ fn analyze_command(args: cli::AnalyzeArgs) -> Result<(), Error> {
             head: args.positions_head.clone(),
         }),
         retag: args.retag,
+        floor_names: !args.no_floor_names,
         layout: args.layout.layout()?,
     };
     let rep = rapporteur::pipeline::analyze(&args.input, &output, &opts)?;
@@ -1028,6 +1030,17 @@ fn analyze_command(args: cli::AnalyzeArgs) -> Result<(), Error> {
             rep.action_items,
             if rep.action_items == 1 { "" } else { "s" },
         );
+        if rep.named_from_floor > 0 {
+            eprintln!(
+                "rapporteur: {}: {} speaker{} named from the chair's words (see the report)",
+                args.input.display(),
+                rep.named_from_floor,
+                if rep.named_from_floor == 1 { "" } else { "s" },
+            );
+        }
+        for note in &rep.notes {
+            eprintln!("rapporteur: {}: {note}", args.input.display());
+        }
     }
     if args.json {
         println_flush(&serde_json::to_string(&rep).unwrap_or_default());
@@ -1154,11 +1167,65 @@ fn eval_positions(args: cli::EvalPositionsArgs) -> Result<(), Error> {
             );
         }
     }
+    // Per source, when the data mixes several: each is judged on its own.
+    let mut families: Vec<&str> = examples
+        .iter()
+        .map(|e| e.source.split(':').next().unwrap_or(""))
+        .collect();
+    families.sort_unstable();
+    families.dedup();
+    let per_source: Vec<(String, rapporteur::eval::positions::Report)> = if families.len() > 1 {
+        families
+            .iter()
+            .map(|f| {
+                let (g, p): (Vec<Move>, Vec<(Move, f32)>) = examples
+                    .iter()
+                    .zip(&predicted)
+                    .filter(|(e, _)| e.source.split(':').next() == Some(f))
+                    .map(|(e, p)| (e.label, *p))
+                    .unzip();
+                (f.to_string(), score(&g, &p, None))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // Criticisms whose gold target names a party: is that party the target found?
+    let (mut party_gold, mut party_named) = (0usize, 0usize);
+    for (e, p) in examples.iter().zip(&positions) {
+        let gold_party = e
+            .target
+            .as_deref()
+            .filter(|_| e.label == Move::Criticism)
+            .and_then(|t| {
+                rapporteur::parties::find_all(t)
+                    .first()
+                    .map(|f| f.party.key)
+            });
+        if let Some(key) = gold_party {
+            party_gold += 1;
+            party_named += usize::from(
+                p.target
+                    .as_ref()
+                    .is_some_and(|t| t.kind == "party" && t.key == key),
+            );
+        }
+    }
     let mut text = String::new();
     if json {
         let mut v = serde_json::to_value(&report).expect("serialisable");
         if with_targets {
             v["targets"] = serde_json::to_value(&target).expect("serialisable");
+        }
+        if party_gold > 0 {
+            v["criticised_party"] = serde_json::json!({ "gold": party_gold, "named": party_named });
+        }
+        if !per_source.is_empty() {
+            v["per_source"] = per_source
+                .iter()
+                .map(|(f, r)| (f.clone(), serde_json::to_value(r).expect("serialisable")))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
         }
         v["seconds"] = elapsed.into();
         text = format!("{v}\n");
@@ -1173,6 +1240,21 @@ fn eval_positions(args: cli::EvalPositionsArgs) -> Result<(), Error> {
                 target.precision(),
                 target.recall()
             ));
+        }
+        if party_gold > 0 {
+            text.push_str(&format!(
+                "criticised party named in the target: {party_named} of {party_gold} criticisms whose gold target names one ({:.1} %)\n",
+                100.0 * party_named as f64 / party_gold as f64
+            ));
+        }
+        if !per_source.is_empty() {
+            text.push_str("\nper source      n  macro-F1  conflict P  conflict R\n");
+            for (f, r) in &per_source {
+                text.push_str(&format!(
+                    "{f:<12} {:>4} {:>9.3} {:>11.3} {:>11.3}\n",
+                    r.examples, r.macro_f1, r.conflict.precision, r.conflict.recall
+                ));
+            }
         }
         text.push_str(&format!(
             "\n{} utterances tagged in {:.2} s ({:.0} per second)\n",

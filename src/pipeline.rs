@@ -79,6 +79,8 @@ pub struct DiarizeOptions {
     pub match_threshold: f32,
     /// Names file applied last (`--names`).
     pub names: Option<Names>,
+    /// Name speakers from the chair's floor cues (after enrolled voices, before `names`).
+    pub floor_names: bool,
 }
 
 impl Default for DiarizeOptions {
@@ -88,6 +90,7 @@ impl Default for DiarizeOptions {
             voices: None,
             match_threshold: DEFAULT_MATCH_THRESHOLD,
             names: None,
+            floor_names: true,
         }
     }
 }
@@ -183,6 +186,7 @@ impl RunOptions {
                 set("voice_threshold", decimal(d.match_threshold));
                 set("enrolled_voices", enrolled_voices.into());
                 set("names_file", d.names.is_some().into());
+                set("floor_names", d.floor_names.into());
             }
             None => set("diarize", false.into()),
         }
@@ -523,6 +527,7 @@ impl Pipeline {
             }),
             diarization,
             positions: position_models,
+            floor: Vec::new(),
             segments,
         };
         let mut notes = notes(&transcript);
@@ -538,6 +543,10 @@ impl Pipeline {
                     d.speakers.len()
                 ));
             }
+        }
+        // Authority: enrolled voices (named in `diarization`), then the floor, then --names.
+        if opts.diarize.as_ref().is_some_and(|d| d.floor_names) {
+            notes.extend(speakers::floor::name_from_floor(&mut transcript));
         }
         if let Some(names) = opts.diarize.as_ref().and_then(|d| d.names.as_ref()) {
             let unknown = names
@@ -836,6 +845,8 @@ pub struct AnalyzeOptions {
     pub positions: Option<PositionOptions>,
     /// Tag every utterance again, even those a transcript.json already has positions for.
     pub retag: bool,
+    /// Name speakers from the chair's floor cues, unless the transcript was named already.
+    pub floor_names: bool,
     /// How subtitle and timestamped text cues are laid out.
     pub layout: output::Layout,
 }
@@ -852,6 +863,10 @@ pub struct AnalyzeReport {
     /// Utterances tagged by this run (0 when the transcript had them all).
     pub tagged: usize,
     pub speakers: Vec<String>,
+    /// Speakers this run named from the chair's floor cues.
+    pub named_from_floor: usize,
+    /// Things worth knowing (floor cues that disagreed).
+    pub notes: Vec<String>,
     pub issues: usize,
     pub decisions: usize,
     pub action_items: usize,
@@ -915,6 +930,10 @@ pub fn analyze(input: &Path, out_dir: &Path, opts: &AnalyzeOptions) -> Result<An
             )));
         }
     }
+    let mut notes = Vec::new();
+    if opts.floor_names && transcript.floor.is_empty() {
+        notes = speakers::floor::name_from_floor(&mut transcript);
+    }
     let read_s = started.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -946,6 +965,7 @@ pub fn analyze(input: &Path, out_dir: &Path, opts: &AnalyzeOptions) -> Result<An
     processing.options = BTreeMap::from([
         ("from".to_string(), Value::from(format_name)),
         ("retag".to_string(), Value::from(opts.retag)),
+        ("floor_names".to_string(), Value::from(opts.floor_names)),
         (
             "positions_head".to_string(),
             PositionOptions::describe(&opts.positions),
@@ -1014,6 +1034,8 @@ pub fn analyze(input: &Path, out_dir: &Path, opts: &AnalyzeOptions) -> Result<An
         decisions: summary.decisions.len(),
         action_items: summary.action_items.len(),
         timings: summary.processing.stages.clone(),
+        named_from_floor: transcript.floor.iter().filter(|n| n.applied).count(),
+        notes,
     })
 }
 
@@ -1081,6 +1103,7 @@ fn transcript_of(
         speech: None,
         diarization: None,
         positions: None,
+        floor: Vec::new(),
         segments,
     };
     t.language = language_of(&t, timed);

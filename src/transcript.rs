@@ -23,6 +23,10 @@ pub struct Transcript {
     /// The models that tagged negotiation positions; absent when tagging was not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub positions: Option<PositionModels>,
+    /// Speakers named from what the chair said ("France, you have the floor"), with the cues
+    /// that named them; empty when no cue was heard.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub floor: Vec<FloorNaming>,
     pub segments: Vec<Segment>,
 }
 
@@ -44,6 +48,7 @@ pub enum Move {
     Proposal,
     Support,
     Opposition,
+    Criticism,
     Reservation,
     Concession,
     Question,
@@ -53,10 +58,11 @@ pub enum Move {
 
 impl Move {
     /// Every move, in the order of the classifier's outputs.
-    pub const ALL: [Move; 8] = [
+    pub const ALL: [Move; 9] = [
         Move::Proposal,
         Move::Support,
         Move::Opposition,
+        Move::Criticism,
         Move::Reservation,
         Move::Concession,
         Move::Question,
@@ -69,6 +75,7 @@ impl Move {
             Move::Proposal => "proposal",
             Move::Support => "support",
             Move::Opposition => "opposition",
+            Move::Criticism => "criticism",
             Move::Reservation => "reservation",
             Move::Concession => "concession",
             Move::Question => "question",
@@ -79,6 +86,12 @@ impl Move {
 
     pub fn index(self) -> usize {
         Move::ALL.iter().position(|&m| m == self).unwrap_or(0)
+    }
+
+    /// Moves that set a speaker against another party or its text: criticism, opposition and
+    /// reservation.
+    pub fn is_conflict(self) -> bool {
+        matches!(self, Move::Criticism | Move::Opposition | Move::Reservation)
     }
 
     pub fn parse(name: &str) -> Option<Move> {
@@ -128,7 +141,9 @@ pub struct Target {
     /// Normalised so the same target groups across speakers, e.g. "paragraph 3",
     /// "article 6.4", "amendment by brazil", "proposal by eu", "agenda item 4".
     pub key: String,
-    /// "paragraph", "article", "amendment", "proposal", "document", "delegation" or "agenda".
+    /// "paragraph", "article", "amendment", "proposal", "document", "delegation", "agenda", or
+    /// "party" (a delegation or group the move is aimed at; `key` is then the same however it
+    /// is named: "Russia", "Moscow", "the Russian Federation" -> "russian federation").
     pub kind: String,
 }
 
@@ -167,6 +182,55 @@ pub struct Speaker {
     /// Seconds of speech attributed to this speaker.
     pub speech_s: f64,
     pub turns: usize,
+}
+
+/// A speaker named from the floor: the chair, or the delegation the chair gave the floor to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FloorNaming {
+    /// The speaker's label: what turns, segments and words call them.
+    pub speaker: String,
+    /// Their label before floor naming gave them `name` ("S2").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+    pub role: FloorRole,
+    /// What the floor calls them: "Ukraine", or "Chair" / "President" as the room addressed
+    /// the chair.
+    pub name: String,
+    /// The delegation's key, the same however it was named ("russian federation").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Whether `name` became the speaker's label; false when an enrolled voice or a names file
+    /// gave a better one, or another speaker already carries it.
+    pub applied: bool,
+    /// The cues that named them (for the chair: the first cues they gave).
+    pub cues: Vec<FloorCue>,
+    /// How many cues in all (the chair gives many; only the first few are kept as evidence).
+    pub cue_count: usize,
+    /// Cues that gave this speaker another delegation; the most frequent delegation won.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disagreements: Vec<FloorCue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FloorRole {
+    /// Runs the meeting: gave the floor to others.
+    Chair,
+    /// Was given the floor.
+    Delegation,
+}
+
+/// What the chair said to give the floor: "I now give the floor to the representative of
+/// Ukraine."
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FloorCue {
+    /// The segment the cue is in (its `id`) and when it began (0 without times).
+    pub segment: usize,
+    pub start: f64,
+    /// The sentence, as said.
+    pub quote: String,
+    /// The delegation it names, in English.
+    pub delegation: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -407,50 +471,6 @@ impl Segment {
     }
 }
 
-/// Adjectives of delegations that name a proposal ("the Brazilian amendment").
-const DEMONYMS: [(&str, &str); 40] = [
-    ("african", "african group"),
-    ("american", "united states"),
-    ("argentinian", "argentina"),
-    ("australian", "australia"),
-    ("austrian", "austria"),
-    ("belgian", "belgium"),
-    ("brazilian", "brazil"),
-    ("british", "united kingdom"),
-    ("canadian", "canada"),
-    ("chilean", "chile"),
-    ("chinese", "china"),
-    ("colombian", "colombia"),
-    ("cuban", "cuba"),
-    ("danish", "denmark"),
-    ("dutch", "netherlands"),
-    ("egyptian", "egypt"),
-    ("european", "eu"),
-    ("french", "france"),
-    ("german", "germany"),
-    ("indian", "india"),
-    ("indonesian", "indonesia"),
-    ("irish", "ireland"),
-    ("italian", "italy"),
-    ("japanese", "japan"),
-    ("kenyan", "kenya"),
-    ("korean", "korea"),
-    ("mexican", "mexico"),
-    ("nigerian", "nigeria"),
-    ("norwegian", "norway"),
-    ("pakistani", "pakistan"),
-    ("polish", "poland"),
-    ("russian", "russian federation"),
-    ("saudi", "saudi arabia"),
-    ("spanish", "spain"),
-    ("swedish", "sweden"),
-    ("swiss", "switzerland"),
-    ("turkish", "turkey"),
-    ("ghanaian", "ghana"),
-    ("philippine", "philippines"),
-    ("south african", "south africa"),
-];
-
 /// Seconds rounded to whole milliseconds, the precision every time in a transcript has: finer
 /// digits are noise, and they make the JSON hard to read.
 pub fn round_ms(seconds: f64) -> f64 {
@@ -478,7 +498,7 @@ pub fn share_span(from: f64, to: f64, weights: &[f64]) -> Vec<(f64, f64)> {
 
 /// The owner part of a target key ("amendment by <owner>"), so that a proposal groups
 /// however its owner is named: "the Distinguished Delegation of Brazil" -> "brazil";
-/// "European Union" -> "eu"; "Brazilian" -> "brazil".
+/// "European Union" and "EU" -> "european union"; "Brazilian" -> "brazil".
 pub fn owner_key(owner: &str) -> String {
     let lower = owner.trim().to_lowercase();
     let lower = lower
@@ -488,26 +508,39 @@ pub fn owner_key(owner: &str) -> String {
         .to_string();
     let lower = lower.replace('-', " ").replace("  ", " ");
     match lower.as_str() {
-        "european union" | "eu" => return "eu".into(),
-        "united states of america" | "united states" | "us" | "usa" => {
-            return "united states".into()
-        }
-        "g 77" | "g77" | "g 77 and china" | "g77 and china" | "group of 77 and china" => {
-            return "g77 and china".into()
-        }
         "chair" | "chairman" | "chairperson" | "president" | "co chairs" | "co chair"
         | "facilitator" | "co facilitators" | "co facilitator" | "presidency" => {
             return "chair".into()
         }
         _ => {}
     }
-    if let Some((_, country)) = DEMONYMS.iter().find(|(adj, _)| *adj == lower) {
-        return (*country).into();
+    if let Some(p) = crate::parties::lookup(owner.trim()) {
+        return p.key.into();
     }
     lower
 }
 
 impl Transcript {
+    /// The delegation of the speaker segments call `label`: from an enrolled voice or a names
+    /// file, else from the floor.
+    pub fn delegation_of(&self, label: &str) -> Option<&str> {
+        self.diarization
+            .iter()
+            .flat_map(|d| &d.speakers)
+            .find(|s| s.label == label)
+            .and_then(|s| s.delegation.as_deref())
+            .or_else(|| {
+                self.floor_of(label)
+                    .filter(|n| n.role == FloorRole::Delegation)
+                    .map(|n| n.name.as_str())
+            })
+    }
+
+    /// How the floor named the speaker segments call `label`, if it did.
+    pub fn floor_of(&self, label: &str) -> Option<&FloorNaming> {
+        self.floor.iter().find(|n| n.speaker == label)
+    }
+
     /// The whole text, segments joined by spaces.
     pub fn text(&self) -> String {
         self.segments

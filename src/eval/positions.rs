@@ -30,6 +30,9 @@ pub struct Report {
     pub calibration_error: f64,
     /// Mean confidence of the predicted move.
     pub mean_confidence: f64,
+    /// Conflict (criticism, opposition or reservation) told from the rest, whichever of the
+    /// three it is.
+    pub conflict: ClassScore,
 }
 
 /// Score predictions (move and confidence) against gold moves.
@@ -93,7 +96,29 @@ pub fn score(gold: &[Move], predicted: &[(Move, f32)], macro_over: Option<&[Move
             (*count as f64 / total) * (conf / *count as f64 - *right as f64 / *count as f64).abs()
         })
         .sum();
+    let (mut tp, mut gold_n, mut pred_n) = (0usize, 0usize, 0usize);
+    for (g, (p, _)) in gold.iter().zip(predicted) {
+        tp += usize::from(g.is_conflict() && p.is_conflict());
+        gold_n += usize::from(g.is_conflict());
+        pred_n += usize::from(p.is_conflict());
+    }
+    let (cp, cr) = (
+        tp as f64 / pred_n.max(1) as f64,
+        tp as f64 / gold_n.max(1) as f64,
+    );
+    let conflict = ClassScore {
+        label: Move::Criticism,
+        precision: cp,
+        recall: cr,
+        f1: if cp + cr > 0.0 {
+            2.0 * cp * cr / (cp + cr)
+        } else {
+            0.0
+        },
+        support: gold_n,
+    };
     Report {
+        conflict,
         examples: gold.len(),
         accuracy: correct as f64 / total,
         macro_f1,
@@ -141,6 +166,12 @@ impl Report {
             "calibration: mean confidence {:.3}, expected calibration error {:.3}\n",
             self.mean_confidence, self.calibration_error
         ));
+        if self.conflict.support > 0 {
+            s.push_str(&format!(
+                "conflict (criticism, opposition, reservation): precision {:.3}, recall {:.3}, F1 {:.3} ({} gold)\n",
+                self.conflict.precision, self.conflict.recall, self.conflict.f1, self.conflict.support
+            ));
+        }
         s.push_str("\nconfusion (rows: gold, columns: predicted)\n");
         s.push_str(&format!("{:<12}", ""));
         for m in Move::ALL {

@@ -80,9 +80,11 @@ impl<'a> Page<'a> {
         self.matrix(&mut out);
         self.timeline(&mut out);
         self.participants(&mut out);
+        self.floor(&mut out);
         self.issues(&mut out);
         self.agreements(&mut out);
         self.divergences(&mut out);
+        self.relations(&mut out);
         self.decisions(&mut out);
         self.action_items(&mut out);
         self.transcript(&mut out);
@@ -424,6 +426,103 @@ impl<'a> Page<'a> {
             let _ = writeln!(out, "<tr>{}</tr>", row.concat());
         }
         out.push_str("</tbody>\n</table></div>\n</section>\n");
+    }
+
+    /// Who was named from the chair's words, with the cue that named them.
+    fn floor(&self, out: &mut String) {
+        let named: Vec<_> = self
+            .s
+            .speakers
+            .iter()
+            .filter_map(|p| Some((p, p.floor.as_ref()?)))
+            .collect();
+        if named.is_empty() {
+            return;
+        }
+        section(out, "floor", "Who had the floor");
+        out.push_str(
+            "<p class=\"meta\">Named from what the chair said, without enrolled voices; an \
+             enrolled voice or a names file takes precedence.</p>\n<ul class=\"claims\">\n",
+        );
+        let chair = named
+            .iter()
+            .find(|(_, f)| f.role == crate::transcript::FloorRole::Chair)
+            .map(|(p, _)| p.name.clone());
+        for (p, f) in &named {
+            let was = f
+                .renamed_from
+                .as_deref()
+                .map(|w| format!(" (was {})", esc(w)))
+                .unwrap_or_default();
+            let cue = |c: &crate::transcript::FloorCue| {
+                self.said(&Evidence {
+                    segment: c.segment,
+                    speaker: chair.clone(),
+                    start: self.timed.then_some(c.start),
+                    end: None,
+                    quote: c.quote.clone(),
+                    translation: None,
+                })
+            };
+            let what = match f.role {
+                crate::transcript::FloorRole::Chair => format!(
+                    "chaired: gave the floor {}, first {}",
+                    count(f.cue_count, "time"),
+                    f.cues.first().map(cue).unwrap_or_default()
+                ),
+                crate::transcript::FloorRole::Delegation => format!(
+                    "{} — {}",
+                    esc(&f.name),
+                    f.cues.iter().map(cue).collect::<Vec<_>>().join("; ")
+                ),
+            };
+            let _ = write!(out, "<li>{}{was}: {what}", self.speaker(&p.name));
+            if !f.disagreements.is_empty() {
+                let _ = write!(
+                    out,
+                    " <span class=\"meta\">(also given the floor as {}: the most frequent won)</span>",
+                    f.disagreements
+                        .iter()
+                        .map(|c| esc(&c.delegation))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            out.push_str("</li>\n");
+        }
+        out.push_str("</ul>\n</section>\n");
+    }
+
+    /// Who criticised, opposed, supported or aligned with whom.
+    fn relations(&self, out: &mut String) {
+        section(out, "relations", "Between delegations");
+        if self.s.relations.is_empty() {
+            out.push_str(
+                "<p class=\"empty\">No delegation criticised, opposed, supported or aligned with another by name.</p>\n</section>\n",
+            );
+            return;
+        }
+        out.push_str("<ul class=\"claims\">\n");
+        for r in &self.s.relations {
+            let times = if r.count > 1 {
+                format!(
+                    " <span class=\"meta\">({})</span>",
+                    count(r.count, "sentence")
+                )
+            } else {
+                String::new()
+            };
+            let quotes: Vec<String> = r.evidence.iter().map(|e| self.quote(e)).collect();
+            let _ = writeln!(
+                out,
+                "<li>{} {} <b>{}</b>{times} — {}</li>",
+                self.speaker(&r.from),
+                r.kind.verb(),
+                esc(&r.to),
+                quotes.join("; ")
+            );
+        }
+        out.push_str("</ul>\n</section>\n");
     }
 
     // ---- issues ----
@@ -962,6 +1061,7 @@ fn glyph(m: Move) -> &'static str {
         Move::Proposal => "+",
         Move::Support => "✓",
         Move::Opposition => "✗",
+        Move::Criticism => "!",
         Move::Reservation => "~",
         Move::Concession => "↘",
         Move::Question => "?",
@@ -1146,7 +1246,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowra
   background: var(--mb); color: var(--m); font-size: .82rem; line-height: 1.5; white-space: nowrap; }
 .b.ctx { border-style: dashed; border-width: 1.5px; }
 .m-proposal { --m: #1f5fa8; --mb: #e4eefa; } .m-support { --m: #1e7b34; --mb: #e2f3e6; }
-.m-opposition { --m: #b3261e; --mb: #fbe5e3; } .m-reservation { --m: #935400; --mb: #fdf0d8; }
+.m-opposition { --m: #b3261e; --mb: #fbe5e3; } .m-criticism { --m: #8e1b5a; --mb: #f9e3ee; } .m-reservation { --m: #935400; --mb: #fdf0d8; }
 .m-concession { --m: #6f3fa8; --mb: #efe6f9; } .m-question { --m: #0d6f7a; --mb: #dff2f4; }
 .m-procedural { --m: #58636d; --mb: #eef0f2; } .m-statement { --m: #6b6b6b; --mb: #f6f6f6; }
 .pill { display: inline-block; padding: 0 .55em; border-radius: 1em; color: #fff; font-size: .72rem;

@@ -104,6 +104,58 @@ impl Exporter for MarkdownExporter {
             out.push('\n');
         }
 
+        let floor = s.speakers.iter().filter_map(|p| {
+            let f = p.floor.as_ref()?;
+            let was = f
+                .renamed_from
+                .as_deref()
+                .map(|w| format!(" (was {})", text(w)))
+                .unwrap_or_default();
+            let cue = |c: &crate::transcript::FloorCue| {
+                let at = if s.source.duration.is_some() {
+                    clock(c.start)
+                } else {
+                    format!("utterance {}", c.segment + 1)
+                };
+                format!("\"{}\" ({at})", text(&c.quote))
+            };
+            Some(match f.role {
+                crate::transcript::FloorRole::Chair => format!(
+                    "**{}**{was}: chaired, gave the floor {} time{}, first {}",
+                    text(&p.name),
+                    f.cue_count,
+                    plural(f.cue_count),
+                    f.cues.first().map(cue).unwrap_or_default()
+                ),
+                crate::transcript::FloorRole::Delegation => {
+                    let mut line = format!(
+                        "**{}**{was}: {} — {}",
+                        text(&p.name),
+                        text(&f.name),
+                        f.cues.iter().map(cue).collect::<Vec<_>>().join("; ")
+                    );
+                    if !f.disagreements.is_empty() {
+                        let _ = write!(
+                            line,
+                            " (also given the floor as {}; the most frequent won)",
+                            text(
+                                &f.disagreements
+                                    .iter()
+                                    .map(|c| c.delegation.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        );
+                    }
+                    line
+                }
+            })
+        });
+        let floor: Vec<String> = floor.collect();
+        if !floor.is_empty() {
+            bullets(&mut out, "Who had the floor", "", floor.into_iter());
+        }
+
         out.push_str("## Issues\n\n");
         if s.issues.is_empty() {
             out.push_str("No paragraph, article, amendment or proposal was named.\n\n");
@@ -176,6 +228,28 @@ impl Exporter for MarkdownExporter {
             )
         });
         bullets(&mut out, "Divergences", "None found.", divergences);
+
+        let relations = s.relations.iter().map(|r| {
+            let times = if r.count > 1 {
+                format!(" ({} sentences)", r.count)
+            } else {
+                String::new()
+            };
+            let quotes: Vec<String> = r.evidence.iter().map(|e| quotes.cite(e, true)).collect();
+            format!(
+                "**{}** {} **{}**{times} — {}",
+                text(&r.from),
+                r.kind.verb(),
+                text(&r.to),
+                quotes.join("; ")
+            )
+        });
+        bullets(
+            &mut out,
+            "Between delegations",
+            "No delegation criticised, opposed, supported or aligned with another by name.",
+            relations,
+        );
 
         let decisions = s.decisions.iter().map(|d| {
             let mut line = format!("**{}**", d.kind);
@@ -262,7 +336,8 @@ impl<'a> QuoteIndex<'a> {
             .chain(s.divergences.iter().flat_map(|d| &d.evidence))
             .map(|st| &st.evidence)
             .chain(s.decisions.iter().map(|d| &d.evidence))
-            .chain(s.action_items.iter().map(|a| &a.evidence));
+            .chain(s.action_items.iter().map(|a| &a.evidence))
+            .chain(s.relations.iter().flat_map(|r| &r.evidence));
         for e in cited {
             if !list
                 .iter()

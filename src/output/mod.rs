@@ -270,6 +270,7 @@ pub(crate) mod fixture {
             speech: None,
             diarization: None,
             positions: None,
+            floor: Vec::new(),
             segments: vec![
                 Segment {
                     id: 0,

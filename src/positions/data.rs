@@ -115,6 +115,17 @@ pub fn load(path: &Path, split: Split) -> Result<Vec<Labelled>> {
 
 fn load_jsonl(path: &Path, text: &str) -> Result<Vec<Labelled>> {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("data");
+    // The project's own lines (data/positions/own/) are one family, "own:<file>"; a file of
+    // real text labelled by hand (data/positions/real/) is a source of its own.
+    let own = path
+        .parent()
+        .and_then(|d| d.file_name())
+        .is_none_or(|d| d != "real");
+    let source = if own {
+        format!("own:{stem}")
+    } else {
+        stem.to_string()
+    };
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -138,7 +149,7 @@ fn load_jsonl(path: &Path, text: &str) -> Result<Vec<Labelled>> {
             label,
             target: row.target.filter(|t| !t.trim().is_empty()),
             group,
-            source: format!("own:{stem}"),
+            source: source.clone(),
         });
     }
     Ok(out)

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 /// Names of the signals, in the order of [`signals`]'s output (recorded in the head's metadata).
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 16] = [
     "question_mark",
     "interrogative_start",
     "condition",
@@ -21,6 +21,8 @@ pub const NAMES: [&str; 14] = [
     "first_person_plural",
     "information_request",
     "no_objection",
+    "condemnation",
+    "names_a_party",
     "log_words",
 ];
 
@@ -39,6 +41,7 @@ struct Patterns {
     we: Regex,
     information: Regex,
     no_objection: Regex,
+    condemnation: Regex,
 }
 
 fn patterns() -> &'static Patterns {
@@ -52,11 +55,13 @@ fn patterns() -> &'static Patterns {
             proposal: re(r"(?i)\b(?:propose|proposes|proposing|suggest|suggests|suggesting|insert|inserting|delete|deleting|replace|replacing|add|adding|amend|reformulate|rephrase|move\s+to|how\s+about|what\s+if|let\s+us|let's|why\s+don't\s+we|could\s+we|can\s+we|shall\s+we|we\s+could|one\s+way\s+forward|way\s+forward|would\s+you\s+(?:like|consider|be\s+willing)|would\s+you\s+be)\b"),
             support: re(r"(?i)\b(?:support|supports|supported|agree|agrees|agreed|welcome|welcomes|align|aligns|endorse|endorses|co-sponsor|cosponsor|favour|favor|concur|fine\s+with|happy\s+with|comfortable\s+with|good\s+idea|great\s+idea)\b"),
             opposition: re(r"(?i)\b(?:oppose|opposes|opposed|object|objects|objection|reject|rejects|unacceptable|not\s+acceptable|difficult|difficulty|difficulties|concern|concerns|concerned|problem|problematic|red\s+line|non-starter|unbalanced|regret|disagree|against)\b"),
-            flexibility: re(r"(?i)\b(?:compromise|flexibility|flexible|live\s+with|go\s+along|withdraw|withdraws|withdrawn|not\s+block|not\s+stand\s+in\s+the\s+way|spirit\s+of|for\s+the\s+sake\s+of|consensus|accommodate|meet\s+(?:you|them)\s+halfway|can\s+accept|could\s+accept|although|reluctantly)\b"),
+            flexibility: re(r"(?i)\b(?:compromise|flexibility|flexible|live\s+with|go\s+along|withdraw|withdraws|withdrawn|not\s+block|not\s+stand\s+in\s+the\s+way|spirit\s+of|for\s+the\s+sake\s+of|consensus|accommodate|meet\s+(?:you|them)\s+halfway|can\s+accept|could\s+accept|although|reluctantly|if\s+(?:that|it|this)\s+helps|to\s+help\s+(?:the\s+)?(?:process|consensus)|we\s+can\s+(?:drop|delete|remove)|(?:drop|withdraw)\s+our)\b"),
             chairing: re(r"(?i)\b(?:floor|agenda|adjourn|adjourned|break|minutes|speakers?\s+list|next\s+speaker|point\s+of\s+order|recognise|recognize|session|meeting|reconvene|resume|closed|open|item|moving\s+on|move\s+on|let\s+us\s+turn|turn\s+to|coffee|lunch|time)\b"),
             thanks_only: re(r"(?i)^\W*(?:(?:thank\s+you|thanks|many\s+thanks|merci)\W*(?:(?:very|so)\s+much\W*)?(?:(?:mr\.?|madam|madame|mister)?\s*(?:co-)?(?:chair|president|chairman|chairperson|facilitator|co-facilitator|colleagues?)\W*)?)+$"),
             we: re(r"(?i)\b(?:we|our|us|my\s+delegation|this\s+delegation)\b"),
             information: re(r"(?i)\b(?:clarify|clarification|explain|elaborate|tell\s+us|inform\s+us|what\s+is\s+meant|what\s+do\s+you\s+mean|how\s+(?:much|many|long|often)|whether|what|which|when|where|who|why)\b"),
+            // Judging another's conduct: what criticism says and a proposal's rejection does not.
+            condemnation: re(r"(?i)\b(?:condemn\w*|deplor\w*|denounc\w*|accus\w*|blam\w*|violat\w*|illegal\w*|unlawful|illegitimate|invalid|aggression|aggressor|occupation|occupying|invasion|invad\w*|atrocit\w*|crimes?|hypocri\w*|pretext\w*|lies|lying|false(?:ly)?|fail(?:s|ed|ure)?|disregard\w*|flout\w*|undermin\w*|provocat\w*|irresponsib\w*|must\s+(?:stop|cease|end|withdraw|pull\s+back|comply|respect|release|halt)|is\s+seeking\s+to|attempts?\s+to\s+impose|so-called|disappoint\w*|shameful|outrageous|unjustifi\w*|runs?\s+counter)\b"),
             no_objection: re(r"(?i)\b(?:no\s+objections?|(?:do|does|did)\s*(?:not|n't)\s+object|not\s+(?:object|oppose)|(?:do|does)\s*(?:not|n't)\s+oppose|no\s+(?:difficulty|difficulties|problem|problems)\s+with|can\s+(?:agree|support|accept))\b"),
         }
     })
@@ -86,6 +91,8 @@ pub fn signals(text: &str) -> [f32; COUNT] {
         flag(p.we.is_match(t)),
         flag(p.information.is_match(t)),
         flag(p.no_objection.is_match(t)),
+        flag(p.condemnation.is_match(t)),
+        flag(!crate::parties::find_all(t).is_empty()),
         ((1 + words) as f32).ln() / 5.0,
     ]
 }
@@ -116,5 +123,14 @@ mod tests {
         ));
         assert!(on("No objection, Chair.", "no_objection"));
         assert!(on("we don't object to that", "no_objection"));
+        assert!(on(
+            "Russia must pull back its forces to their bases.",
+            "condemnation"
+        ));
+        assert!(on(
+            "Russia must pull back its forces to their bases.",
+            "names_a_party"
+        ));
+        assert!(!on("We support paragraph 3.", "names_a_party"));
     }
 }

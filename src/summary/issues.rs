@@ -23,8 +23,19 @@ pub(crate) const UNKNOWN_SPEAKER: &str = "unknown speaker";
 fn takes_side(m: Move) -> bool {
     matches!(
         m,
-        Move::Proposal | Move::Support | Move::Opposition | Move::Reservation | Move::Concession
+        Move::Proposal
+            | Move::Support
+            | Move::Opposition
+            | Move::Criticism
+            | Move::Reservation
+            | Move::Concession
     )
+}
+
+/// Moves against an issue. A reservation is not one: it is support with a condition
+/// ("Japan can support it, subject to confirmation from our capital").
+fn against_it(m: Move) -> bool {
+    matches!(m, Move::Opposition | Move::Criticism)
 }
 
 /// Moves for an issue.
@@ -49,25 +60,25 @@ pub(crate) fn claims(t: &Transcript, evidence: &EvidenceMaker) -> Vec<PositionCl
     // name owners ("European Union" -> "eu").
     let mut proposed_by: HashMap<String, String> = HashMap::new();
     let delegation_of: HashMap<&str, &str> = t
-        .diarization
+        .segments
         .iter()
-        .flat_map(|d| &d.speakers)
-        .filter_map(|s| Some((s.label.as_str(), s.delegation.as_deref()?)))
+        .filter_map(|s| s.speaker.as_deref())
+        .filter_map(|label| Some((label, t.delegation_of(label)?)))
         .collect();
     // The last issue named: (key, index in the transcript's segments, time).
     let mut last: Option<(String, usize, f64)> = None;
     let mut out = Vec::new();
     for (i, s) in t.segments.iter().enumerate() {
         let Some(p) = &s.position else { continue };
-        let owner_issue = p
-            .target
-            .as_ref()
+        // A party is who a move is aimed at, not a thing negotiated: it is no issue.
+        let text_target = p.target.as_ref().filter(|tg| tg.kind != "party");
+        let owner_issue = text_target
             .and_then(|tg| tg.key.split_once(" by "))
             .and_then(|(_, owner)| proposed_by.get(owner));
         let recent = last.as_ref().filter(|(_, at, time)| {
             i - at <= CONTEXT_UTTERANCES && s.start - time <= CONTEXT_SECONDS
         });
-        let (issue, link) = match (&p.target, owner_issue) {
+        let (issue, link) = match (text_target, owner_issue) {
             (Some(_), Some(key)) => (Some(key.clone()), Some(IssueLink::Owner)),
             (Some(tg), None) => (Some(tg.key.clone()), Some(IssueLink::Named)),
             (None, _) if takes_side(p.label) || p.label == Move::Question => match recent {
@@ -111,6 +122,7 @@ pub(crate) fn issues(
     claims: &[PositionClaim],
     decisions: &[Decision],
     speakers: &[SpeakerStats],
+    chairs: &[String],
 ) -> Vec<Issue> {
     let delegation = |name: &str| {
         speakers
@@ -143,7 +155,7 @@ pub(crate) fn issues(
             }
         };
         let issue = &mut issues[at];
-        if let Some(t) = &c.target {
+        if let Some(t) = c.target.as_ref().filter(|t| t.kind != "party") {
             if !issue
                 .mentions
                 .iter()
@@ -156,7 +168,14 @@ pub(crate) fn issues(
         let announces = decisions.iter().any(|d| {
             d.evidence.segment == c.evidence.segment && d.evidence.quote == c.evidence.quote
         });
-        if matches!(c.label, Move::Procedural | Move::Statement) || announces {
+        // Nor is a chair asking "Is there any objection to paragraph 3?": running the meeting
+        // is not a delegation's stance.
+        let chairing = c
+            .evidence
+            .speaker
+            .as_ref()
+            .is_some_and(|s| chairs.contains(s));
+        if matches!(c.label, Move::Procedural | Move::Statement) || announces || chairing {
             continue;
         }
         let speaker = c
@@ -248,17 +267,17 @@ fn stance_status(evolution: &[Stance], latest: &[Stance]) -> (IssueStatus, Strin
             .map(|s| s.speaker.as_str())
             .collect()
     };
-    let against = names(&|m| m == Move::Opposition);
+    let against = names(&against_it);
     let reserving = names(&|m| m == Move::Reservation);
     let favour = names(&|m| in_favour(m));
     // Someone who once opposed or reserved and whose latest stance is softer.
     let softened: Vec<&str> = latest
         .iter()
-        .filter(|s| s.stance != Move::Opposition)
+        .filter(|s| !against_it(s.stance))
         .filter(|s| {
             evolution.iter().any(|e| {
                 e.speaker == s.speaker
-                    && (e.stance == Move::Opposition
+                    && (against_it(e.stance)
                         || (e.stance == Move::Reservation && in_favour(s.stance)))
             })
         })
@@ -304,7 +323,8 @@ fn list(names: &[&str]) -> String {
 }
 
 /// Agreements: on each issue, the speakers whose latest stances are all for it (two or
-/// more). Divergences: on each issue, those for it against those opposing or reserving.
+/// more), conditions and concessions included. Divergences: on each issue, those for it
+/// against those opposing it.
 pub(crate) fn alignments(issues: &[Issue]) -> (Vec<Agreement>, Vec<Divergence>) {
     let mut agreements = Vec::new();
     let mut divergences = Vec::new();
@@ -314,13 +334,13 @@ pub(crate) fn alignments(issues: &[Issue]) -> (Vec<Agreement>, Vec<Divergence>) 
             .stances
             .iter()
             .filter(known)
-            .filter(|s| in_favour(s.stance))
+            .filter(|s| in_favour(s.stance) || s.stance == Move::Reservation)
             .collect();
         let against: Vec<&Stance> = issue
             .stances
             .iter()
             .filter(known)
-            .filter(|s| matches!(s.stance, Move::Opposition | Move::Reservation))
+            .filter(|s| against_it(s.stance))
             .collect();
         let names = |v: &[&Stance]| -> Vec<String> {
             v.iter()
@@ -336,13 +356,16 @@ pub(crate) fn alignments(issues: &[Issue]) -> (Vec<Agreement>, Vec<Divergence>) 
                 evidence: favour.iter().map(|s| (*s).clone()).collect(),
             });
         }
-        let opposed = against.iter().any(|s| s.stance == Move::Opposition);
-        // Once an issue is agreed, reservations on it are conditions, not a clash.
-        let settled = issue.status == IssueStatus::Agreed && !opposed;
-        if !favour.is_empty() && !against.is_empty() && !settled {
+        if !favour.is_empty() && !against.is_empty() {
+            let criticised = against.iter().all(|s| s.stance == Move::Criticism);
             divergences.push(Divergence {
                 issue: issue.key.clone(),
-                kind: if opposed { "opposition" } else { "reservation" }.into(),
+                kind: if criticised {
+                    "criticism"
+                } else {
+                    "opposition"
+                }
+                .into(),
                 in_favour: names(&favour),
                 against: names(&against),
                 evidence: favour
@@ -394,7 +417,7 @@ mod tests {
     fn statuses(t: &Transcript) -> Vec<(String, IssueStatus)> {
         let e = EvidenceMaker::new(t, true);
         let c = claims(t, &e);
-        issues(&c, &[], &[])
+        issues(&c, &[], &[], &[])
             .into_iter()
             .map(|i| (i.key, i.status))
             .collect()
@@ -501,7 +524,7 @@ mod tests {
         );
         let t = session(&lines);
         let e = EvidenceMaker::new(&t, true);
-        let found = issues(&claims(&t, &e), &[], &[]);
+        let found = issues(&claims(&t, &e), &[], &[], &[]);
         assert_eq!(found[0].status, Agreed);
         assert!(
             found[0].status_reason.contains("Kenya came round"),
@@ -524,7 +547,7 @@ mod tests {
             (
                 "Brazil",
                 Opposition,
-                Some("proposal by eu"),
+                Some("proposal by european union"),
                 "We cannot accept the EU proposal.",
             ),
             ("India", Support, None, "We agree with that."),
@@ -550,8 +573,11 @@ mod tests {
                 (None, None),
             ]
         );
-        let found = issues(&c, &[], &[]);
-        assert_eq!(found[0].mentions, ["paragraph 5", "proposal by eu"]);
+        let found = issues(&c, &[], &[], &[]);
+        assert_eq!(
+            found[0].mentions,
+            ["paragraph 5", "proposal by european union"]
+        );
         let (agreements, divergences) = alignments(&found);
         assert_eq!(agreements[0].speakers, ["European Union", "India"]);
         assert_eq!(divergences[0].against, ["Brazil"]);

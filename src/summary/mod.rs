@@ -10,6 +10,7 @@ mod events;
 mod evidence;
 mod issues;
 mod languages;
+mod relations;
 mod stats;
 
 use std::collections::BTreeMap;
@@ -49,7 +50,55 @@ pub struct Summary {
     pub decisions: Vec<Decision>,
     /// Undertakings to act ("the secretariat will circulate a revised text").
     pub action_items: Vec<ActionItem>,
+    /// Between delegations: who criticised, opposed or supported whom, and who aligned with
+    /// whose statement, in order of first mention. The chair's words are not counted.
+    #[serde(default)]
+    pub relations: Vec<Relation>,
     pub processing: Processing,
+}
+
+/// One delegation's stance towards another, with the sentences that show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Relation {
+    /// The speaker, as segments call them.
+    pub from: String,
+    /// The delegation the speaker speaks for, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_delegation: Option<String>,
+    pub kind: RelationKind,
+    /// The party it is aimed at, in English ("Russian Federation").
+    pub to: String,
+    /// Its key, the same however it was named ("Russia", "Moscow" -> "russian federation").
+    pub to_key: String,
+    /// Sentences that say so.
+    pub count: usize,
+    /// The first few of them.
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RelationKind {
+    /// A negative judgement of the other's conduct, claims or text.
+    Criticises,
+    /// Rejects what the other put forward or did.
+    Opposes,
+    /// Agrees with, welcomes or endorses the other's proposal, statement or conduct.
+    Supports,
+    /// Aligns itself with the other's statement (a group's, usually).
+    AlignsWith,
+}
+
+impl RelationKind {
+    /// As the reports say it: "Ukraine criticised Russian Federation".
+    pub fn verb(self) -> &'static str {
+        match self {
+            RelationKind::Criticises => "criticised",
+            RelationKind::Opposes => "opposed",
+            RelationKind::Supports => "supported",
+            RelationKind::AlignsWith => "aligned with",
+        }
+    }
 }
 
 /// The recording (or the transcript file) the summary was made from.
@@ -160,6 +209,10 @@ pub struct SpeakerStats {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegation: Option<String>,
+    /// How the chair's words named this speaker, with the cues as evidence ("France, you have
+    /// the floor"); absent when no cue named them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<crate::transcript::FloorNaming>,
     /// The languages this speaker spoke (ISO 639-1 codes), most speech first; empty when no
     /// language is known.
     #[serde(default)]
@@ -408,6 +461,23 @@ pub fn languages_heard(t: &Transcript, timed: bool) -> Vec<SpokenLanguage> {
     languages::language(t, timed).heard
 }
 
+/// The speakers who run the meeting: named Chair by the floor, or called so ("Chair",
+/// "President", "Facilitator", "Co-Chair").
+fn chairs(t: &Transcript) -> Vec<String> {
+    let mut out: Vec<String> = t
+        .floor
+        .iter()
+        .filter(|n| n.role == crate::transcript::FloorRole::Chair)
+        .map(|n| n.speaker.clone())
+        .collect();
+    for label in t.segments.iter().filter_map(|s| s.speaker.as_deref()) {
+        if crate::transcript::owner_key(label) == "chair" && !out.iter().any(|o| o == label) {
+            out.push(label.to_string());
+        }
+    }
+    out
+}
+
 /// Summarise `transcript`.
 pub fn build(transcript: &Transcript, context: Context) -> Summary {
     let source = &transcript.source;
@@ -457,8 +527,10 @@ pub fn build(transcript: &Transcript, context: Context) -> Summary {
     let positions = issues::claims(transcript, &evidence);
     let decisions = events::decisions(transcript, &evidence, &positions);
     let action_items = events::action_items(transcript, &evidence);
-    let issues = issues::issues(&positions, &decisions, &speakers);
+    let chairs = chairs(transcript);
+    let issues = issues::issues(&positions, &decisions, &speakers, &chairs);
     let (agreements, divergences) = issues::alignments(&issues);
+    let relations = relations::relations(transcript, &evidence, &chairs);
     Summary {
         schema: SUMMARY_SCHEMA.into(),
         source: summary_source,
@@ -471,6 +543,7 @@ pub fn build(transcript: &Transcript, context: Context) -> Summary {
         divergences,
         decisions,
         action_items,
+        relations,
         processing: context.processing,
     }
 }

@@ -146,7 +146,8 @@ pub(crate) fn speakers(t: &Transcript, timed: bool) -> Vec<SpeakerStats> {
             };
             SpeakerStats {
                 id,
-                delegation,
+                delegation: delegation.or_else(|| t.delegation_of(&name).map(String::from)),
+                floor: t.floor_of(&name).cloned(),
                 languages: super::languages::of_speaker(t, &name, timed),
                 talk_time_s: timed.then(|| round3(seconds[i])),
                 share: round3(share),
