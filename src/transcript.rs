@@ -514,7 +514,14 @@ pub fn owner_key(owner: &str) -> String {
         }
         _ => {}
     }
-    if let Some(p) = crate::parties::lookup(owner.trim()) {
+    // Acronyms match only in capitals ("us" is a word): a short key of an earlier version
+    // ("eu") is read as the acronym it was.
+    let short = lower.len() <= 5 && lower.chars().all(|c| c.is_ascii_alphabetic());
+    if let Some(p) = crate::parties::lookup(owner.trim()).or_else(|| {
+        short
+            .then(|| crate::parties::lookup(&lower.to_uppercase()))
+            .flatten()
+    }) {
         return p.key.into();
     }
     lower

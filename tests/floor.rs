@@ -119,3 +119,62 @@ fn the_bundled_sample_names_every_delegation_and_the_chair_without_enrolment() {
     );
     assert_eq!(rep["speakers"][1], "S2");
 }
+
+/// The issue's "done": a Security Council-style session, its speakers anonymous, reads as it was
+/// said: the President gave the floor to Ukraine, then the Russian Federation; Ukraine condemned
+/// Russia; Russia rejected the draft; France supported it. (Written for this test.)
+#[test]
+fn a_security_council_session_says_who_had_the_floor_and_who_stood_where() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = fixture("positions/security-council.txt");
+    let out = tmp.path().join("out");
+    let rep = analyze(&input, &out, &["-f", "summary,md"]);
+    assert_eq!(
+        rep["speakers"],
+        serde_json::json!(["President", "Ukraine", "Russian Federation", "France"])
+    );
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let relation = |from: &str, kind: &str, to: &str| {
+        s["relations"].as_array().unwrap().iter().any(|r| {
+            r["from"] == from
+                && r["kind"] == kind
+                && r["to_key"] == to
+                && !r["evidence"][0]["quote"].as_str().unwrap().is_empty()
+        })
+    };
+    assert!(
+        relation("Ukraine", "criticises", "russian federation"),
+        "{}",
+        s["relations"]
+    );
+    assert!(
+        !relation("France", "supports", "russian federation"),
+        "{}",
+        s["relations"]
+    );
+    let draft = s["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "draft resolution")
+        .expect("the draft is an issue");
+    let stance = |who: &str| {
+        draft["stances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|st| st["speaker"] == who)
+            .map(|st| st["stance"].as_str().unwrap().to_string())
+    };
+    assert_eq!(stance("Russian Federation").as_deref(), Some("opposition"));
+    assert_eq!(stance("France").as_deref(), Some("support"));
+    // The President runs the meeting: no stance of theirs is counted.
+    assert_eq!(stance("President"), None);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("## Who had the floor"), "{md}");
+    assert!(
+        md.contains("**Ukraine** criticised **Russian Federation**"),
+        "{md}"
+    );
+}

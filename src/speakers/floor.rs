@@ -101,14 +101,6 @@ const TITLE_WORDS: &[&str] = &[
     "therefore",
     "first",
     "again",
-    // Hesitations in speech recognised without punctuation.
-    "uh",
-    "um",
-    "er",
-    "erm",
-    "euh",
-    "eh",
-    "ehm",
     // French
     "le",
     "la",
@@ -207,13 +199,6 @@ const LEAD_WORDS: &[&str] = &[
     "bueno",
     "ahora",
     "muy",
-    "uh",
-    "um",
-    "er",
-    "erm",
-    "euh",
-    "eh",
-    "ehm",
     "then",
     "first",
     "sorry",
@@ -229,7 +214,7 @@ const LEAD_WORDS: &[&str] = &[
 /// Words that may follow the name in a cue: "please", and a delegate's first words.
 const TAIL_WORDS: &[&str] = &[
     "please", "s'", "il", "vous", "plait", "por", "favor", "go", "ahead", "again", "first", "d'",
-    "abord", "adelante", "primero", "uh", "um", "euh",
+    "abord", "adelante", "primero",
 ];
 
 /// What may follow a delegation's name called alone, and everything after it: "Australia, on
@@ -322,8 +307,12 @@ fn patterns() -> &'static Patterns {
     })
 }
 
+/// Hesitations in speech recognised without punctuation ("uh kenya you have the floor"): they
+/// may stand anywhere a courtesy or title may.
+const HESITATIONS: &[&str] = &["uh", "um", "er", "erm", "euh", "eh", "ehm"];
+
 fn word_in(t: &Token, set: &[&str]) -> bool {
-    set.contains(&t.folded.as_str())
+    set.contains(&t.folded.as_str()) || HESITATIONS.contains(&t.folded.as_str())
 }
 
 /// The delegation named from byte `from` of `u` on, through titles ("the distinguished
@@ -524,11 +513,11 @@ fn hand_overs(turns: &[FloorTurn], chair: Option<&str>) -> Vec<(String, Cue)> {
                 pending = Some(cue);
             }
         }
-        let usable = turn
+        let mut usable = turn
             .cues
             .iter()
             .filter(|c| c.strength == Strength::Explicit || chair.is_some_and(|ch| ch == c.by));
-        if let Some(last) = usable.last() {
+        if let Some(last) = usable.next_back() {
             pending = Some(last.clone());
         }
     }

@@ -89,6 +89,13 @@ impl Names {
             }
         }
         rename_everywhere(t, &renames);
+        // A name given here outranks the floor's: its naming stays as evidence, not applied.
+        for n in &mut t.floor {
+            if let Some((_, new)) = renames.iter().find(|(old, _)| *old == n.speaker) {
+                n.speaker = new.clone();
+                n.applied = false;
+            }
+        }
         if let Some(d) = t.diarization.as_mut() {
             merge_same_names(d);
         }
@@ -179,7 +186,12 @@ pub fn carried_names(
         return Vec::new();
     };
     let mut carried = Vec::new();
-    for sp in new_d.speakers.iter().filter(|s| s.label == s.id) {
+    // A person's relabel outranks the floor: a speaker the chair's words named takes it too.
+    let unnamed = |s: &&crate::transcript::Speaker| {
+        s.label == s.id
+            || (s.voice.is_none() && new.floor.iter().any(|n| n.applied && n.speaker == s.label))
+    };
+    for sp in new_d.speakers.iter().filter(unnamed) {
         let mine: Vec<&Turn> = new_d
             .turns
             .iter()

@@ -70,6 +70,14 @@ pub(crate) fn decisions(
                 let issue = (*kind != "procedural")
                     .then(|| sentence_issue(s, sentence, claims))
                     .flatten();
+                // One sentence is one decision: "Paragraph 3 is agreed, the meeting is
+                // suspended" is listed once, as the agreement its first pattern found.
+                let quoted = evidence.quote(i, sentence);
+                if out.iter().any(|d: &Decision| {
+                    d.evidence.segment == quoted.segment && d.evidence.quote == quoted.quote
+                }) {
+                    continue;
+                }
                 out.push(Decision {
                     kind: (*kind).into(),
                     issue,
@@ -77,7 +85,7 @@ pub(crate) fn decisions(
                         .then(|| condition().find(sentence))
                         .flatten()
                         .map(|m| m.as_str().trim().to_string()),
-                    evidence: evidence.quote(i, sentence),
+                    evidence: quoted,
                 });
             }
         }

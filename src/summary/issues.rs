@@ -74,13 +74,16 @@ pub(crate) fn claims(t: &Transcript, evidence: &EvidenceMaker) -> Vec<PositionCl
         let text_target = p.target.as_ref().filter(|tg| tg.kind != "party");
         let owner_issue = text_target
             .and_then(|tg| tg.key.split_once(" by "))
-            .and_then(|(_, owner)| proposed_by.get(owner));
+            .and_then(|(_, owner)| proposed_by.get(&owner_key(owner)));
         let recent = last.as_ref().filter(|(_, at, time)| {
             i - at <= CONTEXT_UTTERANCES && s.start - time <= CONTEXT_SECONDS
         });
+        let aimed_at_party = p.target.as_ref().is_some_and(|tg| tg.kind == "party");
         let (issue, link) = match (text_target, owner_issue) {
             (Some(_), Some(key)) => (Some(key.clone()), Some(IssueLink::Owner)),
             (Some(tg), None) => (Some(tg.key.clone()), Some(IssueLink::Named)),
+            // Aimed at a party ("Russia must pull back its forces"): about no text.
+            (None, _) if aimed_at_party => (None, None),
             (None, _) if takes_side(p.label) || p.label == Move::Question => match recent {
                 Some((key, _, _)) => (Some(key.clone()), Some(IssueLink::Context)),
                 None => (None, None),

@@ -9,10 +9,20 @@ use regex::Regex;
 use super::evidence::EvidenceMaker;
 use super::{Relation, RelationKind};
 use crate::parties::{self, Party};
-use crate::transcript::{Move, Transcript};
+use crate::transcript::{Move, Target, Transcript};
 
 /// Quotes kept per relation: enough to check it, few enough to read.
 const QUOTES: usize = 3;
+
+/// Condemning words: a sentence tagged support ("France supports the draft and condemns the
+/// aggression by Russia") still criticises the party it condemns.
+fn condemnation() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b(?:condemn|condemns|condemned|denounce|denounces|deplore|deplores|condamne|condamnons|condena|condenamos)\b")
+            .expect("valid condemnation pattern")
+    })
+}
 
 fn alignment() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -55,47 +65,70 @@ pub(crate) fn relations(
             continue;
         }
         let own = own_party(t, speaker);
-        let whole = [(seg.english_text().to_string(), p.label)];
-        let sentences: Vec<(String, Move)> = if p.sentences.is_empty() {
+        let whole = [(seg.english_text().to_string(), p.label, p.target.clone())];
+        let sentences: Vec<(String, Move, Option<Target>)> = if p.sentences.is_empty() {
             whole.to_vec()
         } else {
             p.sentences
                 .iter()
-                .map(|s| (s.text.clone(), s.label))
+                .map(|s| (s.text.clone(), s.label, s.target.clone()))
                 .collect()
         };
-        for (sentence, label) in sentences {
-            let aligned = alignment().find(&sentence);
-            let kind = match (aligned, label) {
-                (Some(_), _) => RelationKind::AlignsWith,
-                (None, Move::Criticism) => RelationKind::Criticises,
-                (None, Move::Opposition) => RelationKind::Opposes,
-                (None, Move::Support) => RelationKind::Supports,
-                _ => continue,
-            };
-            let Some(party) = other_party(&sentence, aligned.map_or(0, |m| m.end()), own) else {
-                continue;
-            };
-            let quote = evidence.quote(i, &sentence);
-            match out
-                .iter_mut()
-                .find(|r| r.from == speaker && r.kind == kind && r.to_key == party.key)
-            {
-                Some(r) => {
-                    r.count += 1;
-                    if r.evidence.len() < QUOTES {
-                        r.evidence.push(quote);
-                    }
-                }
-                None => out.push(Relation {
-                    from: speaker.to_string(),
-                    from_delegation: own.map(|p| p.name.to_string()),
-                    kind,
-                    to: party.name.to_string(),
-                    to_key: party.key.to_string(),
-                    count: 1,
-                    evidence: vec![quote],
+        for (sentence, label, target) in sentences {
+            // The party a supported or opposed text belongs to ("the amendment by Brazil"), or
+            // the party it names as its target.
+            let party_of_target = target.as_ref().and_then(|t| match t.kind.as_str() {
+                "party" => parties::by_key(&t.key),
+                _ => t.key.split_once(" by ").and_then(|(_, owner)| {
+                    parties::lookup(owner).or_else(|| parties::by_key(owner))
                 }),
+            });
+            let aligned = alignment().find(&sentence);
+            let condemned = condemnation().find(&sentence);
+            let found = match (aligned, label) {
+                (Some(m), _) => {
+                    other_party(&sentence, m.end(), own).map(|p| (RelationKind::AlignsWith, p))
+                }
+                (None, Move::Criticism) => party_of_target
+                    .filter(|p| Some(*p) != own)
+                    .or_else(|| other_party(&sentence, 0, own))
+                    .map(|p| (RelationKind::Criticises, p)),
+                (None, Move::Opposition) => party_of_target
+                    .filter(|p| Some(*p) != own)
+                    .map(|p| (RelationKind::Opposes, p)),
+                (None, Move::Support) => party_of_target
+                    .filter(|p| Some(*p) != own)
+                    .map(|p| (RelationKind::Supports, p)),
+                _ => None,
+            };
+            let mut found: Vec<(RelationKind, Party)> = found.into_iter().collect();
+            if let Some(m) = condemned.filter(|_| label != Move::Criticism) {
+                if let Some(p) = other_party(&sentence, m.end(), own) {
+                    found.push((RelationKind::Criticises, p));
+                }
+            }
+            for (kind, party) in found {
+                let quote = evidence.quote(i, &sentence);
+                match out
+                    .iter_mut()
+                    .find(|r| r.from == speaker && r.kind == kind && r.to_key == party.key)
+                {
+                    Some(r) => {
+                        r.count += 1;
+                        if r.evidence.len() < QUOTES {
+                            r.evidence.push(quote);
+                        }
+                    }
+                    None => out.push(Relation {
+                        from: speaker.to_string(),
+                        from_delegation: own.map(|p| p.name.to_string()),
+                        kind,
+                        to: party.name.to_string(),
+                        to_key: party.key.to_string(),
+                        count: 1,
+                        evidence: vec![quote],
+                    }),
+                }
             }
         }
     }
