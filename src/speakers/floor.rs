@@ -315,21 +315,29 @@ fn word_in(t: &Token, set: &[&str]) -> bool {
     set.contains(&t.folded.as_str()) || HESITATIONS.contains(&t.folded.as_str())
 }
 
-/// The delegation named from byte `from` of `u` on, through titles ("the distinguished
-/// representative of"), and the byte where its name ends.
-fn delegation_from(u: &str, toks: &[Token], from: usize) -> Option<(Party, usize)> {
-    let first = toks.iter().position(|t| t.start >= from)?;
-    let mut i = first;
-    while i < toks.len() && i - first < 14 {
-        if let Some((party, n)) = parties::party_at(u, toks, i) {
-            return Some((party, toks[i + n - 1].end));
+/// The party named at token `i`, or after titles from there ("the distinguished
+/// representative of"), its name starting no later than token `last`: the party and the index
+/// of the token just after its name.
+fn titled_party(u: &str, toks: &[Token], i: usize, last: usize) -> Option<(Party, usize)> {
+    let mut j = i;
+    while j <= last {
+        if let Some((party, n)) = parties::party_at(u, toks, j) {
+            return Some((party, j + n));
         }
-        if !word_in(&toks[i], TITLE_WORDS) {
+        if !word_in(&toks[j], TITLE_WORDS) {
             return None;
         }
-        i += 1;
+        j += 1;
     }
     None
+}
+
+/// The delegation named from byte `from` of `u` on, through titles, and the byte where its
+/// name ends.
+fn delegation_from(u: &str, toks: &[Token], from: usize) -> Option<(Party, usize)> {
+    let first = toks.iter().position(|t| t.start >= from)?;
+    let last = (first + 13).min(toks.len() - 1);
+    titled_party(u, toks, first, last).map(|(party, after)| (party, toks[after - 1].end))
 }
 
 /// Whether the words from `i` on are a delegation's tail: courtesies ("please"), or "on
@@ -364,16 +372,8 @@ fn delegation_exactly(u: &str, toks: &[Token], from: usize, to: usize) -> Option
     while i <= last && word_in(&toks[i], LEAD_WORDS) {
         i += 1;
     }
-    while i <= last {
-        if let Some((party, n)) = parties::party_at(u, toks, i) {
-            return is_tail(toks, i + n, last).then_some(party);
-        }
-        if !word_in(&toks[i], TITLE_WORDS) {
-            return None;
-        }
-        i += 1;
-    }
-    None
+    let (party, after) = titled_party(u, toks, i, last)?;
+    is_tail(toks, after, last).then_some(party)
 }
 
 /// The delegation whose name (with its titles) ends where a "... you have the floor" begins,
@@ -502,7 +502,7 @@ fn sentence_start(seg: &crate::transcript::Segment, at: usize) -> f64 {
 
 /// Who gave the floor to whom: each cue goes to the next turn of another speaker, unless the
 /// one who gave it gives another first.
-fn hand_overs(turns: &[FloorTurn], chair: Option<&str>) -> Vec<(String, Cue)> {
+fn hand_overs(turns: &[FloorTurn], chair: &str) -> Vec<(String, Cue)> {
     let mut out = Vec::new();
     let mut pending: Option<Cue> = None;
     for turn in turns {
@@ -516,7 +516,7 @@ fn hand_overs(turns: &[FloorTurn], chair: Option<&str>) -> Vec<(String, Cue)> {
         let mut usable = turn
             .cues
             .iter()
-            .filter(|c| c.strength == Strength::Explicit || chair.is_some_and(|ch| ch == c.by));
+            .filter(|c| c.strength == Strength::Explicit || c.by == chair);
         if let Some(last) = usable.next_back() {
             pending = Some(last.clone());
         }
@@ -581,7 +581,7 @@ pub fn name_from_floor(t: &mut Transcript) -> Vec<String> {
     else {
         return Vec::new();
     };
-    let handed = hand_overs(&turns, Some(&chair));
+    let handed = hand_overs(&turns, &chair);
     let mut votes: BTreeMap<String, Vec<Cue>> = BTreeMap::new();
     for (speaker, cue) in handed {
         if speaker != chair {
@@ -612,9 +612,6 @@ pub fn name_from_floor(t: &mut Transcript) -> Vec<String> {
         disagreements: Vec::new(),
     });
     for (speaker, cues) in votes {
-        if speaker == chair {
-            continue;
-        }
         let mut count: HashMap<&str, usize> = HashMap::new();
         for c in &cues {
             *count.entry(c.party.key).or_default() += 1;
@@ -718,16 +715,6 @@ fn apply(t: &mut Transcript, namings: &mut [FloorNaming]) {
             Some(s) => s.voice.is_none() && s.label == s.id && is_anonymous(&s.label),
             None => is_anonymous(&n.speaker),
         };
-        if unnamed {
-            let label = if taken.iter().any(|l| l == &n.name) {
-                format!("{} ({})", n.name, n.speaker)
-            } else {
-                n.name.clone()
-            };
-            taken.push(label.clone());
-            renames.push((n.speaker.clone(), label));
-            n.applied = true;
-        }
         if n.role == FloorRole::Delegation {
             if let Some(d) = t.diarization.as_mut() {
                 if let Some(s) = d.speakers.iter_mut().find(|s| s.label == n.speaker) {
@@ -737,9 +724,16 @@ fn apply(t: &mut Transcript, namings: &mut [FloorNaming]) {
                 }
             }
         }
-        if let Some((old, new)) = renames.last().filter(|(old, _)| *old == n.speaker) {
-            n.renamed_from = Some(old.clone());
-            n.speaker = new.clone();
+        if unnamed {
+            let label = if taken.iter().any(|l| l == &n.name) {
+                format!("{} ({})", n.name, n.speaker)
+            } else {
+                n.name.clone()
+            };
+            taken.push(label.clone());
+            renames.push((n.speaker.clone(), label.clone()));
+            n.renamed_from = Some(std::mem::replace(&mut n.speaker, label));
+            n.applied = true;
         }
     }
     if let Some(d) = t.diarization.as_mut() {

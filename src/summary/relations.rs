@@ -65,50 +65,58 @@ pub(crate) fn relations(
             continue;
         }
         let own = own_party(t, speaker);
-        let whole = [(seg.english_text().to_string(), p.label, p.target.clone())];
-        let sentences: Vec<(String, Move, Option<Target>)> = if p.sentences.is_empty() {
-            whole.to_vec()
+        // Each sentence with its own move and target, or the utterance as one.
+        let sentences: Vec<(&str, Move, Option<&Target>)> = if p.sentences.is_empty() {
+            vec![(seg.english_text(), p.label, p.target.as_ref())]
         } else {
             p.sentences
                 .iter()
-                .map(|s| (s.text.clone(), s.label, s.target.clone()))
+                .map(|s| (s.text.as_str(), s.label, s.target.as_ref()))
                 .collect()
         };
         for (sentence, label, target) in sentences {
             // The party a supported or opposed text belongs to ("the amendment by Brazil"), or
-            // the party it names as its target.
-            let party_of_target = target.as_ref().and_then(|t| match t.kind.as_str() {
-                "party" => parties::by_key(&t.key),
-                _ => t.key.split_once(" by ").and_then(|(_, owner)| {
-                    parties::lookup(owner).or_else(|| parties::by_key(owner))
-                }),
-            });
-            let aligned = alignment().find(&sentence);
-            let condemned = condemnation().find(&sentence);
-            let found = match (aligned, label) {
-                (Some(m), _) => {
-                    other_party(&sentence, m.end(), own).map(|p| (RelationKind::AlignsWith, p))
-                }
-                (None, Move::Criticism) => party_of_target
-                    .filter(|p| Some(*p) != own)
-                    .or_else(|| other_party(&sentence, 0, own))
-                    .map(|p| (RelationKind::Criticises, p)),
-                (None, Move::Opposition) => party_of_target
-                    .filter(|p| Some(*p) != own)
-                    .map(|p| (RelationKind::Opposes, p)),
-                (None, Move::Support) => party_of_target
-                    .filter(|p| Some(*p) != own)
-                    .map(|p| (RelationKind::Supports, p)),
+            // the party it names as its target; never the speaker's own.
+            let party_of_target = target
+                .and_then(|t| match t.kind.as_str() {
+                    "party" => parties::by_key(&t.key),
+                    _ => t.key.split_once(" by ").and_then(|(_, owner)| {
+                        parties::lookup(owner).or_else(|| parties::by_key(owner))
+                    }),
+                })
+                .filter(|p| Some(*p) != own);
+            let kind = match label {
+                Move::Criticism => Some(RelationKind::Criticises),
+                Move::Opposition => Some(RelationKind::Opposes),
+                Move::Support => Some(RelationKind::Supports),
                 _ => None,
             };
+            let found = match alignment().find(sentence) {
+                Some(m) => {
+                    other_party(sentence, m.end(), own).map(|p| (RelationKind::AlignsWith, p))
+                }
+                // A criticism is aimed at a party even when its target is a text.
+                None => kind.and_then(|kind| {
+                    let party = match kind {
+                        RelationKind::Criticises => {
+                            party_of_target.or_else(|| other_party(sentence, 0, own))
+                        }
+                        _ => party_of_target,
+                    };
+                    party.map(|p| (kind, p))
+                }),
+            };
             let mut found: Vec<(RelationKind, Party)> = found.into_iter().collect();
-            if let Some(m) = condemned.filter(|_| label != Move::Criticism) {
-                if let Some(p) = other_party(&sentence, m.end(), own) {
+            if let Some(m) = condemnation()
+                .find(sentence)
+                .filter(|_| label != Move::Criticism)
+            {
+                if let Some(p) = other_party(sentence, m.end(), own) {
                     found.push((RelationKind::Criticises, p));
                 }
             }
             for (kind, party) in found {
-                let quote = evidence.quote(i, &sentence);
+                let quote = evidence.quote(i, sentence);
                 match out
                     .iter_mut()
                     .find(|r| r.from == speaker && r.kind == kind && r.to_key == party.key)

@@ -16,22 +16,22 @@ struct Span {
 
 pub(crate) fn speakers(t: &Transcript, timed: bool) -> Vec<SpeakerStats> {
     // Who: the diarization's speakers, else the names the segments carry, in order.
-    let mut people: Vec<(String, String, Option<String>)> = match &t.diarization {
+    let mut people: Vec<(String, String)> = match &t.diarization {
         Some(d) => d
             .speakers
             .iter()
-            .map(|s| (s.id.clone(), s.label.clone(), s.delegation.clone()))
+            .map(|s| (s.id.clone(), s.label.clone()))
             .collect(),
         None => Vec::new(),
     };
     for s in &t.segments {
         if let Some(name) = &s.speaker {
-            if !people.iter().any(|(_, label, _)| label == name) {
-                people.push((name.clone(), name.clone(), None));
+            if !people.iter().any(|(_, label)| label == name) {
+                people.push((name.clone(), name.clone()));
             }
         }
     }
-    let index = |name: &str| people.iter().position(|(_, label, _)| label == name);
+    let index = |name: &str| people.iter().position(|(_, label)| label == name);
 
     // Turns: the diarization's when there is one (they know about overlapped speech), else
     // runs of consecutive segments by the same speaker.
@@ -116,7 +116,7 @@ pub(crate) fn speakers(t: &Transcript, timed: bool) -> Vec<SpeakerStats> {
     people
         .into_iter()
         .enumerate()
-        .map(|(i, (id, name, delegation))| {
+        .map(|(i, (id, name))| {
             let mine: Vec<&Span> = turns.iter().filter(|s| s.speaker == i).collect();
             let longest = mine
                 .iter()
@@ -146,7 +146,8 @@ pub(crate) fn speakers(t: &Transcript, timed: bool) -> Vec<SpeakerStats> {
             };
             SpeakerStats {
                 id,
-                delegation: delegation.or_else(|| t.delegation_of(&name).map(String::from)),
+                // An enrolled voice's or names file's, else the floor's.
+                delegation: t.delegation_of(&name).map(String::from),
                 floor: t.floor_of(&name).cloned(),
                 languages: super::languages::of_speaker(t, &name, timed),
                 talk_time_s: timed.then(|| round3(seconds[i])),
