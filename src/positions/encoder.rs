@@ -6,7 +6,9 @@ use std::sync::{Mutex, OnceLock};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
+
+use super::minilm::MiniLm;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::error::{Error, Result};
@@ -49,7 +51,7 @@ pub struct TextEncoder {
     /// Built from `weights` on first use: a `run` holds the recogniser's buffers while it
     /// transcribes and needs the encoder only afterwards, and MiniLM's 90 MB held from the start
     /// put a 1-hour meeting at 353 MB peak instead of under 300.
-    bert: OnceLock<std::result::Result<BertModel, String>>,
+    bert: OnceLock<std::result::Result<MiniLm, String>>,
     /// The memory-mapped weights until the model is built (their header is read at load, so a
     /// file that is not safetensors fails before any recording is read).
     weights: Mutex<Option<VarBuilder<'static>>>,
@@ -112,7 +114,7 @@ impl TextEncoder {
     }
 
     /// The model, built on first use; the mapping of its file is dropped once it is.
-    fn bert(&self) -> Result<&BertModel> {
+    fn bert(&self) -> Result<&MiniLm> {
         self.bert
             .get_or_init(|| {
                 let vb = self
@@ -121,7 +123,7 @@ impl TextEncoder {
                     .map_err(|_| "the weights lock was poisoned".to_string())?
                     .take()
                     .ok_or_else(|| "the weights were already taken".to_string())?;
-                BertModel::load(vb, &self.config)
+                MiniLm::load(vb, &self.config)
                     .map_err(|e| format!("not a MiniLM safetensors file ({e})"))
             })
             .as_ref()
@@ -143,6 +145,10 @@ impl TextEncoder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        crate::memory::keeping_freed_pages(|| self.embed_pooled_inner(texts))
+    }
+
+    fn embed_pooled_inner(&self, texts: &[&str]) -> Result<Vec<Pooled>> {
         let bert = self.bert()?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
@@ -191,7 +197,7 @@ impl TextEncoder {
 
     fn embed_batch(
         &self,
-        bert: &BertModel,
+        bert: &MiniLm,
         texts: &[&str],
     ) -> std::result::Result<Vec<Pooled>, String> {
         let encodings = self
@@ -209,8 +215,7 @@ impl TextEncoder {
         let run = || -> candle_core::Result<Vec<Vec<f32>>> {
             let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
             let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
-            let types = ids.zeros_like()?;
-            let hidden = bert.forward(&ids, &types, Some(&mask))?;
+            let hidden = bert.forward(&ids, &mask)?;
             let maskf = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
             let summed = hidden.broadcast_mul(&maskf)?.sum(1)?;
             let counts = maskf.sum(1)?.clamp(1e-9, f32::MAX)?;

@@ -12,6 +12,7 @@ pub mod data;
 pub mod encoder;
 pub mod features;
 pub mod head;
+pub mod minilm;
 
 pub mod targets;
 pub mod train;
