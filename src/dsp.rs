@@ -42,3 +42,28 @@ pub fn mel_filters(n_mels: usize, n_fft: usize, sample_rate: u32) -> Vec<f32> {
     }
     weights
 }
+
+/// e^x as Cephes' expf computes it: 2^n e^r with n = round(x log2 e), r = x - n ln 2 (ln 2 in
+/// two parts) and a degree-7 polynomial; within 2 ulp of exp on [-87, 88], where x is clamped.
+/// No calls and no branches, so loops over it vectorise (segmentation's LSTM cells, MiniLM's
+/// GELU and softmax).
+#[inline(always)]
+pub fn cephes_exp(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // 1.5 * 2^23: adding it rounds to an integer, which lands in the low mantissa bits.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let n = shifted - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.987_569_1e-4;
+    let p = p * r + 1.398_2e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 0.166_666_65;
+    let p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    let n = shifted.to_bits() as i32 - ROUND.to_bits() as i32;
+    e * f32::from_bits(((n + 127) << 23) as u32)
+}

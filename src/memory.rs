@@ -37,17 +37,32 @@ pub fn keeping_freed_pages<T>(f: impl FnOnce() -> T) -> T {
         const ENCODING_TOP_PAD: i32 = 64 << 20;
         /// Above MiniLM's largest usual buffer: 32 texts of 60 tokens by 1,536 features is 12 MB.
         const ENCODING_MMAP_THRESHOLD: i32 = 32 << 20;
-        // SAFETY: mallopt only changes allocator settings, and glibc documents it as safe while
-        // other threads allocate; malloc_trim only returns free memory to the system.
-        unsafe {
-            libc::mallopt(libc::M_TOP_PAD, ENCODING_TOP_PAD);
-            libc::mallopt(libc::M_MMAP_THRESHOLD, ENCODING_MMAP_THRESHOLD);
+        /// How many encodings are under way: `batch` runs recordings side by side, and the
+        /// settings go back only when the last of them is done (counted and changed under one
+        /// lock, so one ending cannot undo another's start).
+        static ENCODING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+        {
+            let mut active = ENCODING.lock().unwrap_or_else(|e| e.into_inner());
+            if *active == 0 {
+                // SAFETY: mallopt only changes allocator settings, and glibc documents it as
+                // safe while other threads allocate.
+                unsafe {
+                    libc::mallopt(libc::M_TOP_PAD, ENCODING_TOP_PAD);
+                    libc::mallopt(libc::M_MMAP_THRESHOLD, ENCODING_MMAP_THRESHOLD);
+                }
+            }
+            *active += 1;
         }
         let out = f();
-        unsafe {
-            libc::mallopt(libc::M_TOP_PAD, DEFAULT_TOP_PAD);
-            libc::mallopt(libc::M_MMAP_THRESHOLD, RETURN_THRESHOLD);
-            libc::malloc_trim(0);
+        let mut active = ENCODING.lock().unwrap_or_else(|e| e.into_inner());
+        *active -= 1;
+        if *active == 0 {
+            // SAFETY: as above; malloc_trim only returns free memory to the system.
+            unsafe {
+                libc::mallopt(libc::M_TOP_PAD, DEFAULT_TOP_PAD);
+                libc::mallopt(libc::M_MMAP_THRESHOLD, RETURN_THRESHOLD);
+                libc::malloc_trim(0);
+            }
         }
         out
     }

@@ -5,12 +5,14 @@
 //! `cargo bench --bench positions` on 2 cores put 24 % of all the time in libm's `erff` (its
 //! exact GELU, element by element) and `expf` (softmax). Here GELU and the masked softmax are
 //! fused loops over the tensors' memory with a vectorised exp, and the query, key and value
-//! projections are one matrix product. Embeddings agree with `BertModel`'s to 1e-6 (the test
-//! below and tests/positions.rs check them).
+//! projections are one matrix product. Embeddings agree with sentence-transformers' within 1e-5
+//! (tests/positions.rs); the test below holds GELU to libm's within 1e-6.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Module, Shape, Tensor};
 use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, Linear, VarBuilder};
 use candle_transformers::models::bert::{Config, HiddenAct};
+
+use crate::dsp::cephes_exp;
 
 struct Layer {
     /// Query (pre-scaled by 1/sqrt(head size)), key and value in one product.
@@ -159,24 +161,6 @@ impl MiniLm {
     }
 }
 
-/// exp(x) in f32 for x in about [-87, 88] (Cephes' `expf`: 2^n times a degree-6 polynomial on
-/// the remainder; within 2 ulp), written without branches so the loops calling it vectorise.
-#[inline(always)]
-fn exp(x: f32) -> f32 {
-    let x = x.clamp(-87.0, 88.0);
-    // Round x·log2(e) to the nearest integer by adding and removing 1.5·2^23.
-    let n = (x * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
-    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
-    let mut p = 1.987_569_1e-4_f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 0.166_666_65;
-    p = p * r + 0.5;
-    let y = p * r * r + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
-}
-
 /// GELU with the error function, 0.5·x·(1 + erf(x/√2)); erf by Abramowitz and Stegun 7.1.26
 /// (absolute error under 1.5e-7).
 #[inline(always)]
@@ -186,7 +170,7 @@ fn gelu(x: f32) -> f32 {
     let poly = t
         * (0.254_829_6
             + t * (-0.284_496_74 + t * (1.421_413_8 + t * (-1.453_152_1 + t * 1.061_405_4))));
-    let erf_abs = 1.0 - poly * exp(-z * z);
+    let erf_abs = 1.0 - poly * cephes_exp(-z * z);
     let erf = if x < 0.0 { -erf_abs } else { erf_abs };
     0.5 * x * (1.0 + erf)
 }
@@ -213,7 +197,7 @@ fn masked_softmax_row(row: &mut [f32], mask: &[f32]) {
     }
     let max = row.iter().copied().fold(f32::MIN, f32::max);
     for s in row.iter_mut() {
-        *s = exp(*s - max);
+        *s = cephes_exp(*s - max);
     }
     let mut lanes = [0f32; 8];
     let mut chunks = row.chunks_exact(8);
@@ -324,14 +308,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exp_and_gelu_match_libm() {
-        let mut worst_exp = 0f32;
-        for i in -8000..8000 {
-            let x = i as f32 / 100.0;
-            let e = x.exp();
-            worst_exp = worst_exp.max(((exp(x) - e) / e).abs());
-        }
-        assert!(worst_exp < 1e-6, "exp relative error {worst_exp}");
+    fn gelu_matches_libm() {
+        // (cephes_exp is held to libm's exp by segmentation's gate_functions_are_accurate.)
         // Against candle's exact GELU (libm's erf), element by element.
         let xs: Vec<f32> = (-8000..8000).map(|i| i as f32 / 1000.0).collect();
         let exact = Tensor::new(xs.as_slice(), &candle_core::Device::Cpu)

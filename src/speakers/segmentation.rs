@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::Tensor;
 
+use crate::dsp::cephes_exp;
 use crate::error::{Error, Result};
 
 /// Audio sample rate the model expects.
@@ -681,33 +682,9 @@ fn cell_update_portable(gates: &[f32], c: &mut [f32], h: &mut [f32]) {
     }
 }
 
-/// e^x as Cephes' expf computes it: 2^n e^r with n = round(x log2 e), r = x - n ln 2 (ln 2 in
-/// two parts) and a degree-7 polynomial; within 2 ulp of exp on [-87, 88], where x is clamped.
-/// No calls and no branches, so loops over it vectorise.
-#[inline(always)]
-fn exp(x: f32) -> f32 {
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // 1.5 * 2^23: adding it rounds to an integer, which lands in the low mantissa bits.
-    const ROUND: f32 = 12_582_912.0;
-    let x = x.clamp(-87.0, 88.0);
-    let shifted = x * std::f32::consts::LOG2_E + ROUND;
-    let n = shifted - ROUND;
-    let r = x - n * LN2_HI - n * LN2_LO;
-    let p = 1.987_569_1e-4;
-    let p = p * r + 1.398_2e-3;
-    let p = p * r + 8.333_452e-3;
-    let p = p * r + 4.166_579_6e-2;
-    let p = p * r + 0.166_666_65;
-    let p = p * r + 0.5;
-    let e = p * r * r + r + 1.0;
-    let n = shifted.to_bits() as i32 - ROUND.to_bits() as i32;
-    e * f32::from_bits(((n + 127) << 23) as u32)
-}
-
 #[inline(always)]
 fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + exp(-x))
+    1.0 / (1.0 + cephes_exp(-x))
 }
 
 /// tanh(x) = 2 sigmoid(2x) - 1: within 2e-7 of tanh (absolute).
@@ -1100,7 +1077,7 @@ mod tests {
             let x = i as f32 / 2000.0;
             let x64 = x as f64;
             if x64.abs() < 80.0 {
-                e = e.max(((exp(x) as f64) - x64.exp()).abs() / x64.exp());
+                e = e.max(((cephes_exp(x) as f64) - x64.exp()).abs() / x64.exp());
             }
             sg = sg.max((sigmoid(x) as f64 - 1.0 / (1.0 + (-x64).exp())).abs());
             th = th.max((tanh(x) as f64 - x64.tanh()).abs());
