@@ -112,7 +112,8 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "OUT_DIR", default_value = DEFAULT_OUTPUT)]
     pub output: PathBuf,
 
-    /// Threads for transcription [default: every core, at most 4; 2 measured 1.5x faster than 1].
+    /// Threads for transcription: with more than one, as many chunks are decoded side by side
+    /// [default: every core, at most 4].
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
 

@@ -9,7 +9,8 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::asr::{AsrOptions, EnglishCheck, LoadOptions, Whisper};
+use crate::asr::pool::DecoderPool;
+use crate::asr::{AsrOptions, AsrSession, ChunkText, EnglishCheck, LoadOptions, Whisper};
 use crate::audio::{
     self, DecodeOptions, OpenedRecording, SileroVad, SpeechChunk, SpeechChunker, VadParams,
 };
@@ -117,8 +118,10 @@ pub struct RunReport {
     pub carried_over: CarriedOver,
 }
 
-/// Wall-clock time per stage. Decoding, voice activity detection and transcription run
-/// interleaved over the stream, so each counts only its own work.
+/// Seconds of work per stage. Decoding, voice activity detection, speakers and transcription
+/// run interleaved over the stream, so each counts only its own work; with several decoders,
+/// transcription's seconds are summed over them, so the stages can add up to more than the
+/// wall time.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Timings {
     pub decode_s: f64,
@@ -368,18 +371,23 @@ impl Pipeline {
         // likely languages, settled once the whole recording is heard.
         let mut unsure: Vec<(std::ops::Range<usize>, Vec<Vec<Segment>>)> = Vec::new();
         let mut decoded = 0usize;
-        let (mut vad_s, mut transcribe_s, mut speakers_s) = (0.0, 0.0, 0.0);
+        // Seconds the stream spent on each stage, and waiting for the decoders.
+        let (mut vad_s, mut waited_s, mut speakers_s) = (0.0, 0.0, 0.0);
         let sr = audio::SAMPLE_RATE as f64;
+        // With several threads, chunks are decoded side by side, one decoder per thread, while
+        // the stream goes on decoding audio, finding speech and listening for speakers (see
+        // asr::pool); with one, each chunk is decoded in turn, in the stream.
+        let decoders = match &session {
+            Some(_) if opts.asr.threads > 1 => opts.asr.threads,
+            _ => 0,
+        };
 
-        let mut transcribe = |chunk: SpeechChunk,
-                              segments: &mut Vec<Segment>,
-                              unsure: &mut Vec<(std::ops::Range<usize>, Vec<Vec<Segment>>)>,
-                              progress: &mut InputProgress|
-         -> Result<f64> {
-            let Some(session) = session.as_mut() else {
-                return Ok(0.0);
-            };
-            let t = Instant::now();
+        // A decoded chunk's segments, on the recording's clock.
+        let take = |chunk: SpeechChunk,
+                    text: ChunkText,
+                    segments: &mut Vec<Segment>,
+                    unsure: &mut Vec<(std::ops::Range<usize>, Vec<Vec<Segment>>)>,
+                    progress: &mut InputProgress| {
             let speech: Vec<(f64, f64)> = chunk
                 .speech_spans()
                 .into_iter()
@@ -393,7 +401,6 @@ impl Pipeline {
                 }
                 placed
             };
-            let text = session.transcribe_chunk(&chunk.samples)?;
             let placed = place(text.segments);
             if !text.alternatives.is_empty() {
                 let alternatives = text.alternatives.into_iter().map(place).collect();
@@ -401,41 +408,109 @@ impl Pipeline {
             }
             segments.extend(placed);
             progress.update(Stage::Transcribe, chunk.extent().end as f64 / sr);
-            Ok(t.elapsed().as_secs_f64())
         };
-        // Who speaks in each window of the audio heard so far, and their voiceprints.
-        let mut listen = |block: &[f32], progress: &mut InputProgress| -> Result<f64> {
-            let Some(diarizer) = diarizer.as_mut() else {
+        // Hand chunks to the decoders, and take back those done; or decode them here.
+        let transcribe = |chunks: Vec<SpeechChunk>,
+                          session: &mut Option<AsrSession>,
+                          pool: &mut Option<DecoderPool<SpeechChunk>>,
+                          segments: &mut Vec<Segment>,
+                          unsure: &mut Vec<(std::ops::Range<usize>, Vec<Vec<Segment>>)>,
+                          progress: &mut InputProgress|
+         -> Result<f64> {
+            let Some(session) = session.as_mut() else {
                 return Ok(0.0);
             };
             let t = Instant::now();
-            diarizer.push(block)?;
-            progress.update(Stage::Speakers, diarizer.heard_s());
+            for chunk in chunks {
+                match pool.as_mut() {
+                    Some(pool) => {
+                        session.check_english(&chunk.samples)?;
+                        pool.submit(chunk)?;
+                        for (chunk, done) in pool.ready()? {
+                            let text = session.accept(done);
+                            take(chunk, text, segments, unsure, progress);
+                        }
+                    }
+                    None => {
+                        let text = session.transcribe_chunk(&chunk.samples)?;
+                        take(chunk, text, segments, unsure, progress);
+                    }
+                }
+            }
             Ok(t.elapsed().as_secs_f64())
         };
-
-        let info = recording.decode(&opts.decode, |block| {
-            decoded += block.len();
-            progress.update(Stage::Decode, decoded as f64 / sr);
+        let (info, found, transcribe_s) = std::thread::scope(|scope| -> Result<_> {
+            let mut pool = match &session {
+                Some(s) if decoders > 0 => {
+                    Some(DecoderPool::start(scope, s, decoders, opts.asr.threads))
+                }
+                _ => None,
+            };
+            // Who speaks in each window of the audio heard so far, and their voiceprints.
+            let mut listen = |block: &[f32], progress: &mut InputProgress| -> Result<f64> {
+                let Some(diarizer) = diarizer.as_mut() else {
+                    return Ok(0.0);
+                };
+                let t = Instant::now();
+                diarizer.push(block)?;
+                progress.update(Stage::Speakers, diarizer.heard_s());
+                Ok(t.elapsed().as_secs_f64())
+            };
+            let info = recording.decode(&opts.decode, |block| {
+                decoded += block.len();
+                progress.update(Stage::Decode, decoded as f64 / sr);
+                let t = Instant::now();
+                let chunks = chunker.push(block)?;
+                vad_s += t.elapsed().as_secs_f64();
+                progress.update(Stage::Vad, chunker.scanned() as f64 / sr);
+                speakers_s += listen(block, progress)?;
+                waited_s += transcribe(
+                    chunks,
+                    &mut session,
+                    &mut pool,
+                    &mut segments,
+                    &mut unsure,
+                    progress,
+                )?;
+                Ok(())
+            })?;
+            let duration = decoded as f64 / sr;
+            progress.finish_stage(Stage::Decode, duration);
             let t = Instant::now();
-            let chunks = chunker.push(block)?;
+            let chunks = chunker.finish()?;
             vad_s += t.elapsed().as_secs_f64();
-            progress.update(Stage::Vad, chunker.scanned() as f64 / sr);
-            speakers_s += listen(block, progress)?;
-            for chunk in chunks {
-                transcribe_s += transcribe(chunk, &mut segments, &mut unsure, progress)?;
-            }
-            Ok(())
+            progress.finish_stage(Stage::Vad, duration);
+            waited_s += transcribe(
+                chunks,
+                &mut session,
+                &mut pool,
+                &mut segments,
+                &mut unsure,
+                progress,
+            )?;
+            // The voices are clustered while the decoders finish the last chunks.
+            let t = Instant::now();
+            let found = match diarizer.take() {
+                Some(diarizer) => Some(diarizer.finish()?),
+                None => None,
+            };
+            speakers_s += t.elapsed().as_secs_f64();
+            let transcribe_s = match (pool, session.as_mut()) {
+                (Some(pool), Some(session)) => {
+                    let t = Instant::now();
+                    let (rest, decoding_s) = pool.finish()?;
+                    for (chunk, done) in rest {
+                        let text = session.accept(done);
+                        take(chunk, text, &mut segments, &mut unsure, progress);
+                    }
+                    waited_s += t.elapsed().as_secs_f64();
+                    decoding_s
+                }
+                _ => waited_s,
+            };
+            Ok((info, found, transcribe_s))
         })?;
         let duration = decoded as f64 / sr;
-        progress.finish_stage(Stage::Decode, duration);
-        let t = Instant::now();
-        let chunks = chunker.finish()?;
-        vad_s += t.elapsed().as_secs_f64();
-        progress.finish_stage(Stage::Vad, duration);
-        for chunk in chunks {
-            transcribe_s += transcribe(chunk, &mut segments, &mut unsure, progress)?;
-        }
         if let Some(session) = &session {
             for (range, alternatives) in unsure.into_iter().rev() {
                 if let Some(better) =
@@ -459,11 +534,8 @@ impl Pipeline {
         crate::interrupt::check()?;
 
         let t = Instant::now();
-        let diarization = match (diarizer, &opts.diarize, &self.speakers) {
-            (Some(diarizer), Some(d), Some(m)) => {
-                let found = diarizer.finish()?;
-                Some(self.diarization(found, d, m, voices))
-            }
+        let diarization = match (found, &opts.diarize, &self.speakers) {
+            (Some(found), Some(d), Some(m)) => Some(self.diarization(found, d, m, voices)),
             _ => None,
         };
         if let Some(d) = &diarization {
@@ -560,7 +632,7 @@ impl Pipeline {
             }
         }
         let timings = Timings {
-            decode_s: (total_s - vad_s - transcribe_s - speakers_s - positions_s).max(0.0),
+            decode_s: (total_s - vad_s - waited_s - speakers_s - positions_s).max(0.0),
             vad_s,
             transcribe_s,
             speakers_s,

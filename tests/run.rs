@@ -116,6 +116,31 @@ fn own_sample_session() {
     assert!((transcripts[0].source.duration - 65.5).abs() < 0.2);
 }
 
+/// Segments as compared for sameness: times, text, speaker.
+fn segment_keys(t: &Transcript) -> Vec<(f64, f64, String, Option<String>)> {
+    t.segments
+        .iter()
+        .map(|s| (s.start, s.end, s.text.clone(), s.speaker.clone()))
+        .collect()
+}
+
+#[test]
+fn several_decoders_give_the_same_transcript_every_time() {
+    // Two decoders side by side (-t 2) over the sample's chunks: which decoder takes which
+    // chunk is decided from the chunks, never by timing, so two runs agree to the millisecond.
+    let sample = root().join("samples/negotiation.opus");
+    let (_a, first) = transcribe(std::slice::from_ref(&sample), &["-t", "2"]);
+    let (_b, second) = transcribe(std::slice::from_ref(&sample), &["-t", "2"]);
+    assert!(first[0].segments.len() > 5);
+    assert_eq!(segment_keys(&first[0]), segment_keys(&second[0]));
+    // A recording of one chunk is decoded at every thread the run has: the same text and
+    // times as at one thread (whisper.cpp's tokens do not depend on its thread count).
+    let jfk = shared("A_wer/jfk/jfk.wav");
+    let (_c, one) = transcribe(std::slice::from_ref(&jfk), &["-t", "1", "--no-diarize"]);
+    let (_d, three) = transcribe(std::slice::from_ref(&jfk), &["-t", "3", "--no-diarize"]);
+    assert_eq!(segment_keys(&one[0]), segment_keys(&three[0]));
+}
+
 fn parse_time(t: &str, sep: char) -> f64 {
     let (hms, ms) = t.split_once(sep).unwrap();
     let parts: Vec<f64> = hms.split(':').map(|p| p.parse().unwrap()).collect();

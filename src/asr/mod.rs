@@ -1,6 +1,8 @@
 //! Speech recognition with whisper.cpp (through whisper-rs): 16 kHz mono samples in, segments
 //! with word timings, the language and its probability out.
 
+pub mod pool;
+
 use std::path::PathBuf;
 
 use whisper_rs::{
@@ -90,14 +92,9 @@ impl Whisper {
             )));
         }
         let fixed = self.fixed_language(opts)?;
-        let detector = match fixed {
-            Some(_) => None,
-            None => Some(self.new_state()?),
-        };
         Ok(AsrSession {
             whisper: self,
-            state: None,
-            detector,
+            decoder: None,
             english_check: None,
             english_warning: None,
             opts: opts.clone(),
@@ -349,7 +346,7 @@ impl Whisper {
     }
 }
 
-/// The decoder state, created on first use.
+/// A decoder state, created on first use.
 fn main_state<'s>(
     state: &'s mut Option<WhisperState>,
     whisper: &Whisper,
@@ -433,18 +430,18 @@ const LANGUAGE_CANDIDATE_MIN: f32 = 0.05;
 /// Most languages tried for one chunk.
 const MAX_LANGUAGE_CANDIDATES: usize = 3;
 
-/// Transcribes the chunks of one recording in order (see [`Whisper::session`]).
+/// Transcribes the chunks of one recording (see [`Whisper::session`]). Chunks are decoded by
+/// [`ChunkDecoder`]s, one per thread when several run at once, and their results are taken back
+/// with [`AsrSession::accept`] in the order of the recording; [`AsrSession::transcribe_chunk`]
+/// does both in one thread.
 pub struct AsrSession<'w> {
     whisper: &'w Whisper,
-    /// Created at the first decoding, after the English check has freed its model: the two
-    /// never hold their buffers at once.
-    state: Option<WhisperState>,
+    /// The decoder [`AsrSession::transcribe_chunk`] uses, created at its first chunk.
+    decoder: Option<ChunkDecoder<'w>>,
     /// For an English-only model: the multilingual model to listen to the first chunk with.
     english_check: Option<EnglishCheck>,
     /// What the check concluded, when the speech did not sound English.
     english_warning: Option<String>,
-    /// Detects the language of each chunk when it is neither given nor implied by the model.
-    detector: Option<WhisperState>,
     opts: AsrOptions,
     /// The language given with `--language` or implied by an English-only model.
     fixed: Option<Language>,
@@ -453,6 +450,34 @@ pub struct AsrSession<'w> {
     /// Per language chosen for a chunk: the sum of its detection probabilities, and chunks.
     detections: std::collections::BTreeMap<String, (f64, usize)>,
     pub stats: AsrStats,
+}
+
+/// Decodes chunks on one thread, with its own whisper.cpp states: chunks are independent (no
+/// previous text is carried over), so several decoders can work on one recording at once.
+/// A decoder's text for a chunk can still depend on what it decoded before: whisper.cpp's
+/// beam search leaves something in the state (on the sample, 10 of 14 segments came out
+/// differently on a fresh state; greedy decoding did not differ), and sampling at a
+/// temperature above 0 draws from a generator seeded once per state. So which decoder takes
+/// which chunk must not depend on timing (see [`pool::DecoderPool`]).
+pub struct ChunkDecoder<'w> {
+    whisper: &'w Whisper,
+    opts: AsrOptions,
+    fixed: Option<Language>,
+    /// Created at the first decoding, after the English check has freed its model: the two
+    /// never hold their buffers at once.
+    state: Option<WhisperState>,
+    /// Detects the language of each chunk when it is neither given nor implied by the model.
+    detector: Option<WhisperState>,
+}
+
+/// One chunk as a [`ChunkDecoder`] left it, for [`AsrSession::accept`].
+pub struct DecodedChunk {
+    text: ChunkText,
+    stats: AsrStats,
+    /// The language chosen for the chunk when it was detected, with its probability.
+    detected: Option<(String, f32)>,
+    /// Languages the chunk was detected in with confidence.
+    sure: Vec<String>,
 }
 
 /// What the safeguards did over a recording.
@@ -465,6 +490,15 @@ pub struct AsrStats {
     pub unresolved_chunks: usize,
     /// Chunks Whisper itself judged to hold no speech (no text kept).
     pub silent_chunks: usize,
+}
+
+impl AsrStats {
+    fn add(&mut self, other: &AsrStats) {
+        self.chunks += other.chunks;
+        self.retried_chunks += other.retried_chunks;
+        self.unresolved_chunks += other.unresolved_chunks;
+        self.silent_chunks += other.silent_chunks;
+    }
 }
 
 /// Temperatures tried in turn until a decoding passes the checks, as in the reference Whisper
@@ -524,9 +558,143 @@ pub fn compression_ratio(text: &str) -> f32 {
     text.len() as f32 / compressed.max(1) as f32
 }
 
-impl AsrSession<'_> {
-    /// Transcribe one chunk of at most 30 s (16 kHz mono). Times are relative to the chunk;
-    /// every segment carries the chunk's language, and with `translate` its English rendering.
+impl<'w> AsrSession<'w> {
+    /// Transcribe one chunk of at most 30 s (16 kHz mono) on this thread: the English check
+    /// before the first, [`ChunkDecoder::decode`], then [`AsrSession::accept`].
+    pub fn transcribe_chunk(&mut self, samples: &[f32]) -> Result<ChunkText> {
+        self.check_english(samples)?;
+        if self.decoder.is_none() {
+            self.decoder = Some(self.decoder());
+        }
+        let decoded = self
+            .decoder
+            .as_mut()
+            .expect("just created")
+            .decode(samples, self.opts.threads)?;
+        Ok(self.accept(decoded))
+    }
+
+    /// For an English-only model not told the language: listen to the recording's first chunk
+    /// with the multilingual model (once; later calls do nothing). Called before the first
+    /// chunk is decoded, so the check's model is freed before any decoder holds its buffers.
+    pub fn check_english(&mut self, samples: &[f32]) -> Result<()> {
+        if let Some(check) = self.english_check.take() {
+            self.english_warning = check.run(samples, &self.opts)?;
+        }
+        Ok(())
+    }
+
+    /// A decoder for one thread. Its states are created at its first chunk.
+    pub fn decoder(&self) -> ChunkDecoder<'w> {
+        ChunkDecoder {
+            whisper: self.whisper,
+            opts: self.opts.clone(),
+            fixed: self.fixed.clone(),
+            state: None,
+            detector: None,
+        }
+    }
+
+    /// Take back a decoded chunk, in the order of the recording (the languages heard are
+    /// summed in that order, so that the result does not depend on which decoder finished
+    /// first).
+    pub fn accept(&mut self, decoded: DecodedChunk) -> ChunkText {
+        self.stats.add(&decoded.stats);
+        for code in decoded.sure {
+            if !self.sure.contains(&code) {
+                self.sure.push(code);
+            }
+        }
+        if let Some((code, probability)) = decoded.detected {
+            let entry = self.detections.entry(code).or_insert((0.0, 0));
+            entry.0 += probability as f64;
+            entry.1 += 1;
+        }
+        decoded.text
+    }
+
+    /// Whether the language is detected for each chunk (a multilingual model, not told it).
+    pub fn detects_languages(&self) -> bool {
+        self.fixed.is_none()
+    }
+
+    /// Listen to the first chunk with `check`'s multilingual model, when this session's model
+    /// is English-only and was not told the recording is English.
+    pub fn with_english_check(mut self, check: EnglishCheck) -> Self {
+        if !self.whisper.multilingual && self.opts.language.as_deref().is_none_or(|l| l == "auto") {
+            self.english_check = Some(check);
+        }
+        self
+    }
+
+    /// For a chunk whose language was unsure: the alternative decoding to keep instead of
+    /// `chosen`, if any. Once the whole recording is heard, a language detected with
+    /// confidence somewhere in it is far likelier than one that never was (base read a noisy
+    /// German turn as Yiddish 0.14, Latin 0.14, German 0.13, and the Latin decoding was the
+    /// most confident; the same meeting had German turns detected at 0.999).
+    pub fn better_language(
+        &self,
+        chosen: &[Segment],
+        alternatives: Vec<Vec<Segment>>,
+    ) -> Option<Vec<Segment>> {
+        let language = |segs: &[Segment]| segs.first().and_then(|s| s.language.clone());
+        let is_sure = |segs: &[Segment]| language(segs).is_some_and(|c| self.sure.contains(&c));
+        if is_sure(chosen) {
+            return None;
+        }
+        alternatives
+            .into_iter()
+            .filter(|a| is_sure(a))
+            .max_by(|a, b| mean_logprob(a).total_cmp(&mean_logprob(b)))
+    }
+
+    /// The recording's language: the given one or the model's, or, detected per chunk, the
+    /// one `segments` spend most time in, with every language heard and its seconds. Before
+    /// any speech (a recording with no speech) it is "und" (undetermined) unless given or
+    /// implied by the model.
+    pub fn language(&self, segments: &[Segment]) -> Language {
+        if let Some(fixed) = &self.fixed {
+            return Language {
+                warning: self.english_warning.clone(),
+                ..fixed.clone()
+            };
+        }
+        let mut heard: Vec<HeardLanguage> = Vec::new();
+        for seg in segments {
+            let Some(code) = &seg.language else { continue };
+            let seconds = seg.end - seg.start;
+            match heard.iter_mut().find(|h| &h.code == code) {
+                Some(h) => h.speech_s += seconds,
+                None => heard.push(HeardLanguage {
+                    code: code.clone(),
+                    speech_s: seconds,
+                }),
+            }
+        }
+        for h in &mut heard {
+            h.speech_s = crate::transcript::round_ms(h.speech_s);
+        }
+        heard.sort_by(|a, b| b.speech_s.total_cmp(&a.speech_s));
+        let Some(main) = heard.first() else {
+            return Language::given("und");
+        };
+        let probability = self
+            .detections
+            .get(&main.code)
+            .map_or(0.0, |(sum, n)| (sum / (*n).max(1) as f64) as f32);
+        Language {
+            probability,
+            detected: true,
+            heard: heard.clone(),
+            ..Language::given(&main.code)
+        }
+    }
+}
+
+impl ChunkDecoder<'_> {
+    /// Decode one chunk of at most 30 s (16 kHz mono) with `threads` threads. Times are
+    /// relative to the chunk; every segment carries the chunk's language, and with
+    /// `translate` its English rendering.
     ///
     /// A decoding that loops (compression ratio above 2.4) or guesses (mean log-probability
     /// under -1) is redone at temperatures 0.2, 0.4 ... 1.0; every attempt is made without
@@ -534,21 +702,28 @@ impl AsrSession<'_> {
     /// attempt fails, the most confident one that does not loop is kept; if all of them loop,
     /// the one that loops least, with each segment that merely repeats the one before it
     /// removed (real sessions do repeat themselves: "Thank you, Chair." in every turn).
-    pub fn transcribe_chunk(&mut self, samples: &[f32]) -> Result<ChunkText> {
-        self.stats.chunks += 1;
-        if let Some(check) = self.english_check.take() {
-            self.english_warning = check.run(samples, &self.opts)?;
-        }
-        let decodings = self.transcribe_in_likely_languages(samples)?;
+    pub fn decode(&mut self, samples: &[f32], threads: usize) -> Result<DecodedChunk> {
+        self.opts.threads = threads.max(1);
+        let mut decoded = DecodedChunk {
+            text: ChunkText::default(),
+            stats: AsrStats {
+                chunks: 1,
+                ..AsrStats::default()
+            },
+            detected: None,
+            sure: Vec::new(),
+        };
+        let decodings = self.transcribe_in_likely_languages(samples, &mut decoded)?;
         let mut finished = Vec::with_capacity(decodings.len());
         for (language, segments) in decodings {
             finished.push(self.finish_decoding(samples, &language, segments)?);
         }
         let mut finished = finished.into_iter();
-        Ok(ChunkText {
+        decoded.text = ChunkText {
             segments: finished.next().unwrap_or_default(),
             alternatives: finished.collect(),
-        })
+        };
+        Ok(decoded)
     }
 
     /// Retime a prompted decoding, cut it at sentence ends, translate it when asked, and
@@ -615,21 +790,22 @@ impl AsrSession<'_> {
     fn transcribe_in_likely_languages(
         &mut self,
         samples: &[f32],
+        decoded: &mut DecodedChunk,
     ) -> Result<Vec<(Language, Vec<Segment>)>> {
         if let Some(fixed) = self.fixed.clone() {
-            let segments = self.decode_chunk(samples, &fixed.code)?;
+            let segments = self.decode_chunk(samples, &fixed.code, &mut decoded.stats)?;
             return Ok(vec![(fixed, segments)]);
         }
-        let detector = self.detector.as_mut().expect("created when not fixed");
+        let detector = main_state(&mut self.detector, self.whisper)?;
         let candidates = self
             .whisper
             .detect_languages(detector, samples, &self.opts)?;
         let mut decodings = Vec::with_capacity(candidates.len());
         for (code, probability) in candidates {
-            if probability >= LANGUAGE_SURE && !self.sure.contains(&code) {
-                self.sure.push(code.clone());
+            if probability >= LANGUAGE_SURE && !decoded.sure.contains(&code) {
+                decoded.sure.push(code.clone());
             }
-            let segments = self.decode_chunk(samples, &code)?;
+            let segments = self.decode_chunk(samples, &code, &mut decoded.stats)?;
             let language = Language {
                 probability,
                 detected: true,
@@ -638,58 +814,24 @@ impl AsrSession<'_> {
             decodings.push((mean_logprob(&segments), language, segments));
         }
         decodings.sort_by(|a, b| b.0.total_cmp(&a.0));
-        if let Some((_, language, _)) = decodings.first() {
-            let entry = self
-                .detections
-                .entry(language.code.clone())
-                .or_insert((0.0, 0));
-            entry.0 += language.probability as f64;
-            entry.1 += 1;
-        }
+        decoded.detected = decodings
+            .first()
+            .map(|(_, language, _)| (language.code.clone(), language.probability));
         Ok(decodings.into_iter().map(|(_, l, s)| (l, s)).collect())
     }
 
-    /// Whether the language is detected for each chunk (a multilingual model, not told it).
-    pub fn detects_languages(&self) -> bool {
-        self.fixed.is_none()
-    }
-
-    /// Listen to the first chunk with `check`'s multilingual model, when this session's model
-    /// is English-only and was not told the recording is English.
-    pub fn with_english_check(mut self, check: EnglishCheck) -> Self {
-        if !self.whisper.multilingual && self.opts.language.as_deref().is_none_or(|l| l == "auto") {
-            self.english_check = Some(check);
-        }
-        self
-    }
-
-    /// For a chunk whose language was unsure: the alternative decoding to keep instead of
-    /// `chosen`, if any. Once the whole recording is heard, a language detected with
-    /// confidence somewhere in it is far likelier than one that never was (base read a noisy
-    /// German turn as Yiddish 0.14, Latin 0.14, German 0.13, and the Latin decoding was the
-    /// most confident; the same meeting had German turns detected at 0.999).
-    pub fn better_language(
-        &self,
-        chosen: &[Segment],
-        alternatives: Vec<Vec<Segment>>,
-    ) -> Option<Vec<Segment>> {
-        let language = |segs: &[Segment]| segs.first().and_then(|s| s.language.clone());
-        let is_sure = |segs: &[Segment]| language(segs).is_some_and(|c| self.sure.contains(&c));
-        if is_sure(chosen) {
-            return None;
-        }
-        alternatives
-            .into_iter()
-            .filter(|a| is_sure(a))
-            .max_by(|a, b| mean_logprob(a).total_cmp(&mean_logprob(b)))
-    }
-
-    /// [`AsrSession::transcribe_chunk`] before retiming and cutting at sentence ends.
-    fn decode_chunk(&mut self, samples: &[f32], code: &str) -> Result<Vec<Segment>> {
+    /// [`ChunkDecoder::decode`] in one language, before retiming and cutting at sentence ends.
+    fn decode_chunk(
+        &mut self,
+        samples: &[f32],
+        code: &str,
+        stats: &mut AsrStats,
+    ) -> Result<Vec<Segment>> {
         let mut best: Option<Piece> = None;
         for (attempt, &temperature) in TEMPERATURES.iter().enumerate() {
+            let state = main_state(&mut self.state, self.whisper)?;
             let piece = self.whisper.transcribe_piece(
-                main_state(&mut self.state, self.whisper)?,
+                state,
                 samples,
                 code,
                 Task::Transcribe,
@@ -698,10 +840,10 @@ impl AsrSession<'_> {
                 temperature,
             )?;
             if attempt == 1 {
-                self.stats.retried_chunks += 1;
+                stats.retried_chunks += 1;
             }
             if piece.quality.is_silence() || piece.segments.is_empty() {
-                self.stats.silent_chunks += 1;
+                stats.silent_chunks += 1;
                 return Ok(Vec::new());
             }
             if !piece.quality.needs_fallback() {
@@ -724,55 +866,13 @@ impl AsrSession<'_> {
                 best = Some(piece);
             }
         }
-        self.stats.unresolved_chunks += 1;
+        stats.unresolved_chunks += 1;
         let best = best.expect("at least one attempt was made");
         Ok(if best.quality.is_loop() {
             drop_repeated_segments(best.segments)
         } else {
             best.segments
         })
-    }
-
-    /// The recording's language: the given one or the model's, or, detected per chunk, the
-    /// one `segments` spend most time in, with every language heard and its seconds. Before
-    /// any speech (a recording with no speech) it is "und" (undetermined) unless given or
-    /// implied by the model.
-    pub fn language(&self, segments: &[Segment]) -> Language {
-        if let Some(fixed) = &self.fixed {
-            return Language {
-                warning: self.english_warning.clone(),
-                ..fixed.clone()
-            };
-        }
-        let mut heard: Vec<HeardLanguage> = Vec::new();
-        for seg in segments {
-            let Some(code) = &seg.language else { continue };
-            let seconds = seg.end - seg.start;
-            match heard.iter_mut().find(|h| &h.code == code) {
-                Some(h) => h.speech_s += seconds,
-                None => heard.push(HeardLanguage {
-                    code: code.clone(),
-                    speech_s: seconds,
-                }),
-            }
-        }
-        for h in &mut heard {
-            h.speech_s = crate::transcript::round_ms(h.speech_s);
-        }
-        heard.sort_by(|a, b| b.speech_s.total_cmp(&a.speech_s));
-        let Some(main) = heard.first() else {
-            return Language::given("und");
-        };
-        let probability = self
-            .detections
-            .get(&main.code)
-            .map_or(0.0, |(sum, n)| (sum / (*n).max(1) as f64) as f32);
-        Language {
-            probability,
-            detected: true,
-            heard: heard.clone(),
-            ..Language::given(&main.code)
-        }
     }
 }
 

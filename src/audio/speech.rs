@@ -42,6 +42,13 @@ pub struct SpeechChunk {
     spans: Vec<Range<usize>>,
 }
 
+/// The chunk's samples, as a decoder reads them.
+impl AsRef<[f32]> for SpeechChunk {
+    fn as_ref(&self) -> &[f32] {
+        &self.samples
+    }
+}
+
 impl SpeechChunk {
     /// Seconds on the recording's clock of `t` seconds into the chunk. A time on the seam
     /// between two pieces belongs to the earlier piece when it ends something (`is_end`) and to
