@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::asr::pool::DecoderPool;
-use crate::asr::{AsrOptions, AsrSession, ChunkText, EnglishCheck, LoadOptions, Whisper};
+use crate::asr::{AsrOptions, ChunkText, EnglishCheck, LoadOptions, Whisper};
 use crate::audio::{
     self, DecodeOptions, OpenedRecording, SileroVad, SpeechChunk, SpeechChunker, VadParams,
 };
@@ -409,36 +409,6 @@ impl Pipeline {
             segments.extend(placed);
             progress.update(Stage::Transcribe, chunk.extent().end as f64 / sr);
         };
-        // Hand chunks to the decoders, and take back those done; or decode them here.
-        let transcribe = |chunks: Vec<SpeechChunk>,
-                          session: &mut Option<AsrSession>,
-                          pool: &mut Option<DecoderPool<SpeechChunk>>,
-                          segments: &mut Vec<Segment>,
-                          unsure: &mut Vec<(std::ops::Range<usize>, Vec<Vec<Segment>>)>,
-                          progress: &mut InputProgress|
-         -> Result<f64> {
-            let Some(session) = session.as_mut() else {
-                return Ok(0.0);
-            };
-            let t = Instant::now();
-            for chunk in chunks {
-                match pool.as_mut() {
-                    Some(pool) => {
-                        session.check_english(&chunk.samples)?;
-                        pool.submit(chunk)?;
-                        for (chunk, done) in pool.ready()? {
-                            let text = session.accept(done);
-                            take(chunk, text, segments, unsure, progress);
-                        }
-                    }
-                    None => {
-                        let text = session.transcribe_chunk(&chunk.samples)?;
-                        take(chunk, text, segments, unsure, progress);
-                    }
-                }
-            }
-            Ok(t.elapsed().as_secs_f64())
-        };
         let (info, found, transcribe_s) = std::thread::scope(|scope| -> Result<_> {
             let mut pool = match &session {
                 Some(s) if decoders > 0 => {
@@ -446,6 +416,31 @@ impl Pipeline {
                 }
                 _ => None,
             };
+            // Hand chunks to the decoders, and take back those done; or decode them here.
+            let mut transcribe =
+                |chunks: Vec<SpeechChunk>, progress: &mut InputProgress| -> Result<f64> {
+                    let Some(session) = session.as_mut() else {
+                        return Ok(0.0);
+                    };
+                    let t = Instant::now();
+                    for chunk in chunks {
+                        match pool.as_mut() {
+                            Some(pool) => {
+                                session.check_english(&chunk.samples)?;
+                                pool.submit(chunk)?;
+                                for (chunk, done) in pool.ready()? {
+                                    let text = session.accept(done);
+                                    take(chunk, text, &mut segments, &mut unsure, progress);
+                                }
+                            }
+                            None => {
+                                let text = session.transcribe_chunk(&chunk.samples)?;
+                                take(chunk, text, &mut segments, &mut unsure, progress);
+                            }
+                        }
+                    }
+                    Ok(t.elapsed().as_secs_f64())
+                };
             // Who speaks in each window of the audio heard so far, and their voiceprints.
             let mut listen = |block: &[f32], progress: &mut InputProgress| -> Result<f64> {
                 let Some(diarizer) = diarizer.as_mut() else {
@@ -464,14 +459,7 @@ impl Pipeline {
                 vad_s += t.elapsed().as_secs_f64();
                 progress.update(Stage::Vad, chunker.scanned() as f64 / sr);
                 speakers_s += listen(block, progress)?;
-                waited_s += transcribe(
-                    chunks,
-                    &mut session,
-                    &mut pool,
-                    &mut segments,
-                    &mut unsure,
-                    progress,
-                )?;
+                waited_s += transcribe(chunks, progress)?;
                 Ok(())
             })?;
             let duration = decoded as f64 / sr;
@@ -480,14 +468,7 @@ impl Pipeline {
             let chunks = chunker.finish()?;
             vad_s += t.elapsed().as_secs_f64();
             progress.finish_stage(Stage::Vad, duration);
-            waited_s += transcribe(
-                chunks,
-                &mut session,
-                &mut pool,
-                &mut segments,
-                &mut unsure,
-                progress,
-            )?;
+            waited_s += transcribe(chunks, progress)?;
             // The voices are clustered while the decoders finish the last chunks.
             let t = Instant::now();
             let found = match diarizer.take() {

@@ -455,8 +455,8 @@ pub struct AsrSession<'w> {
 /// Decodes chunks on one thread, with its own whisper.cpp states: chunks are independent (no
 /// previous text is carried over), so several decoders can work on one recording at once.
 /// A decoder's text for a chunk can still depend on what it decoded before: whisper.cpp's
-/// beam search leaves something in the state (on the sample, 10 of 14 segments came out
-/// differently on a fresh state; greedy decoding did not differ), and sampling at a
+/// beam search leaves something in the state (on the sample, 9 of 14 segments came out
+/// differently on a fresh state per chunk; greedy decoding did not differ), and sampling at a
 /// temperature above 0 draws from a generator seeded once per state. So which decoder takes
 /// which chunk must not depend on timing (see [`pool::DecoderPool`]).
 pub struct ChunkDecoder<'w> {
