@@ -7,6 +7,7 @@
 pub mod ct2;
 pub mod ggml;
 mod packaged;
+pub mod pth;
 pub mod whisper_ggml;
 
 use std::collections::BTreeMap;

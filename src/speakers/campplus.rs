@@ -271,7 +271,7 @@ struct Checkpoint {
 
 impl Checkpoint {
     fn read(path: &Path) -> Result<Checkpoint> {
-        let tensors = candle_core::pickle::read_all(path)
+        let tensors = crate::models::pth::read_tensors(path, None)
             .map_err(|e| Error::model(path, format!("not a CAM++ checkpoint: {e}")))?
             .into_iter()
             .collect();

@@ -133,10 +133,9 @@ struct Dense {
 impl Segmentation {
     /// Load pytorch_model.bin (the Lightning checkpoint).
     pub fn load(path: &Path) -> Result<Segmentation> {
-        let tensors =
-            candle_core::pickle::read_all_with_key(path, Some("state_dict")).map_err(|e| {
-                Error::model(path, format!("not a pyannote segmentation checkpoint: {e}"))
-            })?;
+        let tensors = crate::models::pth::read_tensors(path, Some("state_dict")).map_err(|e| {
+            Error::model(path, format!("not a pyannote segmentation checkpoint: {e}"))
+        })?;
         let weights = Weights {
             tensors: tensors.into_iter().collect(),
             path,
@@ -1418,7 +1417,7 @@ mod tests {
         // weights); read from offset 0 they would all start with weight_ih_l0's values. The
         // values and element offsets below are torch's own (torch.load, tensor.storage_offset()).
         let tensors: HashMap<String, Tensor> =
-            candle_core::pickle::read_all_with_key(&path, Some("state_dict"))
+            crate::models::pth::read_tensors(&path, Some("state_dict"))
                 .unwrap()
                 .into_iter()
                 .collect();
