@@ -220,6 +220,13 @@ pub struct Pipeline {
     opts: RunOptions,
 }
 
+/// Whether the chunks handed to the decoders are the recording's last.
+#[derive(Clone, Copy)]
+enum StreamEnded {
+    No,
+    Yes,
+}
+
 impl Pipeline {
     pub fn new(opts: RunOptions) -> Result<Pipeline> {
         let needs_text = opts.formats.iter().any(|f| f.needs_text());
@@ -417,30 +424,35 @@ impl Pipeline {
                 _ => None,
             };
             // Hand chunks to the decoders, and take back those done; or decode them here.
-            let mut transcribe =
-                |chunks: Vec<SpeechChunk>, progress: &mut InputProgress| -> Result<f64> {
-                    let Some(session) = session.as_mut() else {
-                        return Ok(0.0);
-                    };
-                    let t = Instant::now();
-                    for chunk in chunks {
-                        match pool.as_mut() {
-                            Some(pool) => {
-                                session.check_english(&chunk.samples)?;
-                                pool.submit(chunk)?;
-                                for (chunk, done) in pool.ready()? {
-                                    let text = session.accept(done);
-                                    take(chunk, text, &mut segments, &mut unsure, progress);
-                                }
-                            }
-                            None => {
-                                let text = session.transcribe_chunk(&chunk.samples)?;
+            let mut transcribe = |chunks: Vec<SpeechChunk>,
+                                  ended: StreamEnded,
+                                  progress: &mut InputProgress|
+             -> Result<f64> {
+                let Some(session) = session.as_mut() else {
+                    return Ok(0.0);
+                };
+                let t = Instant::now();
+                if let (StreamEnded::Yes, Some(pool)) = (ended, pool.as_ref()) {
+                    pool.close();
+                }
+                for chunk in chunks {
+                    match pool.as_mut() {
+                        Some(pool) => {
+                            session.check_english(&chunk.samples)?;
+                            pool.submit(chunk)?;
+                            for (chunk, done) in pool.ready()? {
+                                let text = session.accept(done);
                                 take(chunk, text, &mut segments, &mut unsure, progress);
                             }
                         }
+                        None => {
+                            let text = session.transcribe_chunk(&chunk.samples)?;
+                            take(chunk, text, &mut segments, &mut unsure, progress);
+                        }
                     }
-                    Ok(t.elapsed().as_secs_f64())
-                };
+                }
+                Ok(t.elapsed().as_secs_f64())
+            };
             // Who speaks in each window of the audio heard so far, and their voiceprints.
             let mut listen = |block: &[f32], progress: &mut InputProgress| -> Result<f64> {
                 let Some(diarizer) = diarizer.as_mut() else {
@@ -459,7 +471,7 @@ impl Pipeline {
                 vad_s += t.elapsed().as_secs_f64();
                 progress.update(Stage::Vad, chunker.scanned() as f64 / sr);
                 speakers_s += listen(block, progress)?;
-                waited_s += transcribe(chunks, progress)?;
+                waited_s += transcribe(chunks, StreamEnded::No, progress)?;
                 Ok(())
             })?;
             let duration = decoded as f64 / sr;
@@ -468,7 +480,7 @@ impl Pipeline {
             let chunks = chunker.finish()?;
             vad_s += t.elapsed().as_secs_f64();
             progress.finish_stage(Stage::Vad, duration);
-            waited_s += transcribe(chunks, progress)?;
+            waited_s += transcribe(chunks, StreamEnded::Yes, progress)?;
             // The voices are clustered while the decoders finish the last chunks.
             let t = Instant::now();
             let found = match diarizer.take() {

@@ -137,6 +137,13 @@ impl<T: AsRef<[f32]> + Send> DecoderPool<T> {
         Ok(())
     }
 
+    /// No chunks will come after those about to be submitted (the stream has ended): the last
+    /// ones may take the threads idle decoders leave. Without it, a recording of one chunk,
+    /// submitted when the stream's end was flushed, was decoded at one thread of two.
+    pub fn close(&self) {
+        self.load.closed.store(true, Ordering::SeqCst);
+    }
+
     /// The chunks finished so far that follow the last one given back, in order.
     pub fn ready(&mut self) -> Result<Vec<(T, DecodedChunk)>> {
         self.collect(false)?;
