@@ -238,40 +238,68 @@ impl Pipeline {
                 )));
             }
         }
-        // The recogniser is looked up first: a missing Whisper model is the likeliest problem.
-        let whisper_model = if needs_text {
-            Some(models::resolve_whisper(&opts.model)?)
+        if let Some(params) = &opts.vad {
+            params.validate().map_err(Error::usage)?;
+        }
+        if let Some(d) = &opts.diarize {
+            d.params.validate().map_err(Error::usage)?;
+        }
+        // The recogniser, the speaker models and the text encoder are read side by side when
+        // there are threads for it (jfk's full run at 2 threads spent 0.5 s loading them one
+        // after another). The recogniser's errors are told first: a missing Whisper model is
+        // the likeliest problem.
+        let recogniser = || -> Result<_> {
+            let whisper_model = if needs_text {
+                Some(models::resolve_whisper(&opts.model)?)
+            } else {
+                None
+            };
+            let vad = match &opts.vad {
+                Some(_) => {
+                    let vad_model = models::resolve_packaged(models::DEFAULT_VAD)?;
+                    let weights = vad_model.file("silero_vad_16k.safetensors");
+                    Some((SileroVad::load(&weights)?, vad_model))
+                }
+                None => None,
+            };
+            let whisper = match whisper_model {
+                Some(model) => Some((Whisper::load(&model.path, &opts.load)?, model)),
+                None => None,
+            };
+            Ok((whisper, vad))
+        };
+        let listeners = || -> Result<_> {
+            let mut warnings = Vec::new();
+            let (speakers, voices) = match &opts.diarize {
+                Some(d) => {
+                    let model = SpeakerModels::load()?;
+                    let voices = load_voices(d.voices.as_deref(), &model, &mut warnings)?;
+                    (Some(model), voices)
+                }
+                None => (None, Vec::new()),
+            };
+            // Positions are read from the text: without a transcript there is nothing to tag.
+            let positions = match (&opts.positions, needs_text) {
+                (Some(p), true) => Some(PositionTagger::load(p.head.as_deref())?),
+                _ => None,
+            };
+            Ok((speakers, voices, positions, warnings))
+        };
+        let (recognised, listened) = if opts.asr.threads > 1 {
+            std::thread::scope(|scope| {
+                let listening = scope.spawn(listeners);
+                let recognised = recogniser();
+                let listened = listening
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (recognised, listened)
+            })
         } else {
-            None
+            let recognised = recogniser()?;
+            (Ok(recognised), listeners())
         };
-        let vad = match &opts.vad {
-            Some(params) => {
-                params.validate().map_err(Error::usage)?;
-                let vad_model = models::resolve_packaged(models::DEFAULT_VAD)?;
-                let weights = vad_model.file("silero_vad_16k.safetensors");
-                Some((SileroVad::load(&weights)?, vad_model))
-            }
-            None => None,
-        };
-        let mut warnings = Vec::new();
-        let (speakers, voices) = match &opts.diarize {
-            Some(d) => {
-                d.params.validate().map_err(Error::usage)?;
-                let model = SpeakerModels::load()?;
-                let voices = load_voices(d.voices.as_deref(), &model, &mut warnings)?;
-                (Some(model), voices)
-            }
-            None => (None, Vec::new()),
-        };
-        // Positions are read from the text: without a transcript there is nothing to tag.
-        let positions = match (&opts.positions, needs_text) {
-            (Some(p), true) => Some(PositionTagger::load(p.head.as_deref())?),
-            _ => None,
-        };
-        let whisper = match whisper_model {
-            Some(model) => Some((Whisper::load(&model.path, &opts.load)?, model)),
-            None => None,
-        };
+        let (whisper, vad) = recognised?;
+        let (speakers, voices, positions, mut warnings) = listened?;
         let english_check = match &whisper {
             Some((w, model)) if !w.is_multilingual() => {
                 match models::installed_multilingual_whisper() {
