@@ -248,7 +248,7 @@ impl Pipeline {
         // there are threads for it (jfk's full run at 2 threads spent 0.5 s loading them one
         // after another). The recogniser's errors are told first: a missing Whisper model is
         // the likeliest problem.
-        let recogniser = || -> Result<_> {
+        let load_recogniser = || -> Result<_> {
             let whisper_model = if needs_text {
                 Some(models::resolve_whisper(&opts.model)?)
             } else {
@@ -268,7 +268,7 @@ impl Pipeline {
             };
             Ok((whisper, vad))
         };
-        let listeners = || -> Result<_> {
+        let speaker_and_text_models = || -> Result<_> {
             let mut warnings = Vec::new();
             let (speakers, voices) = match &opts.diarize {
                 Some(d) => {
@@ -285,21 +285,21 @@ impl Pipeline {
             };
             Ok((speakers, voices, positions, warnings))
         };
-        let (recognised, listened) = if opts.asr.threads > 1 {
+        let (recogniser, speaker_and_text) = if opts.asr.threads > 1 {
             std::thread::scope(|scope| {
-                let listening = scope.spawn(listeners);
-                let recognised = recogniser();
-                let listened = listening
+                let loading = scope.spawn(speaker_and_text_models);
+                let recogniser = load_recogniser();
+                let speaker_and_text = loading
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (recognised, listened)
+                (recogniser, speaker_and_text)
             })
         } else {
-            let recognised = recogniser()?;
-            (Ok(recognised), listeners())
+            let recogniser = load_recogniser()?;
+            (Ok(recogniser), speaker_and_text_models())
         };
-        let (whisper, vad) = recognised?;
-        let (speakers, voices, positions, mut warnings) = listened?;
+        let (whisper, vad) = recogniser?;
+        let (speakers, voices, positions, mut warnings) = speaker_and_text?;
         let english_check = match &whisper {
             Some((w, model)) if !w.is_multilingual() => {
                 match models::installed_multilingual_whisper() {

@@ -287,8 +287,9 @@ impl Whisper {
     }
 
     /// Make `state`'s next language detection run the encoder over `samples` only, not a
-    /// padded 30 s window, and with no silence after them (see [`ENGLISH_CHECK_S`]). whisper.cpp detects with the window its last `full` call set, and
-    /// a call limited to its first 100 ms returns once the window is set, decoding nothing.
+    /// padded 30 s window, and with no silence after them (see [`ENGLISH_CHECK_S`]).
+    /// whisper.cpp detects with the window its last `full` call set, and a call limited to its
+    /// first 100 ms returns once the window is set, decoding nothing.
     fn set_encoder_window(
         &self,
         state: &mut WhisperState,
